@@ -1,0 +1,96 @@
+package main
+
+import (
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/secret"
+)
+
+// Config is the whole coordinator configuration: one YAML file, then the
+// environment on top (see configenv.go). Every leaf carries its own
+// documentation in the `doc` tag; `coordinator config-doc` renders the table in
+// README.md from these tags, and a test keeps the two equal.
+//
+// Tags: yaml is the key, doc the meaning, env lists accepted variables besides
+// the generated SWITCHBOARD_<KEY> one (the lk-jwt-service names), and req marks
+// values that have no default and are required when their section is in use.
+type Config struct {
+	Log     LogConfig     `yaml:"log"`
+	HTTP    HTTPConfig    `yaml:"http"`
+	LiveKit LiveKitConfig `yaml:"livekit"`
+	Matrix  MatrixConfig  `yaml:"matrix"`
+	DataDir string        `yaml:"data_dir" doc:"Directory for persistent state (SQLite databases). Needed when the Matrix bot is configured."`
+	Calls   CallsConfig   `yaml:"calls"`
+}
+
+// LogConfig selects the slog handler.
+type LogConfig struct {
+	Level  string `yaml:"level" env:"LIVEKIT_LOG_LEVEL" doc:"debug, info, warn or error. LIVEKIT_LOG_LEVEL also accepts warning, and falls back to info with a warning on bad values, as lk-jwt-service does."`
+	Format string `yaml:"format" doc:"text or json."`
+}
+
+// HTTPConfig is the listener for the livekit_service_url, health and admin endpoints.
+type HTTPConfig struct {
+	Bind string `yaml:"bind" env:"LIVEKIT_JWT_BIND" doc:"Listen address, host:port. LIVEKIT_JWT_PORT (deprecated) and LK_JWT_PORT (its old name) give :PORT instead; setting a port together with LIVEKIT_JWT_BIND is an error."`
+}
+
+// LiveKitConfig is the SFU this coordinator issues tokens for and manages.
+type LiveKitConfig struct {
+	URL                   string        `yaml:"url" env:"LIVEKIT_URL" req:"" doc:"LiveKit URL handed to clients (ws:// or wss://) and used for the server API."`
+	Key                   string        `yaml:"key" env:"LIVEKIT_KEY" req:"" doc:"LiveKit API key."`
+	KeyFile               string        `yaml:"key_file" env:"LIVEKIT_KEY_FROM_FILE" doc:"File holding the API key; overrides key."`
+	Secret                secret.Value  `yaml:"secret" env:"LIVEKIT_SECRET" req:"" doc:"LiveKit API secret."`
+	SecretFile            string        `yaml:"secret_file" env:"LIVEKIT_SECRET_FROM_FILE" doc:"File holding the API secret; overrides secret."`
+	KeySecretFile         string        `yaml:"key_secret_file" env:"LIVEKIT_KEY_FILE" doc:"File holding 'key: secret' (exactly one colon); overrides all of the above."`
+	FullAccessHomeservers []string      `yaml:"full_access_homeservers" env:"LIVEKIT_FULL_ACCESS_HOMESERVERS" doc:"Server names whose users may make LiveKit rooms exist; a lone * means every server. Required, unless matrix.server_name is set (then it defaults to that)."`
+	TokenTTL              time.Duration `yaml:"token_ttl" doc:"Lifetime of issued LiveKit tokens."`
+	InsecureSkipVerifyTLS bool          `yaml:"insecure_skip_verify_tls" env:"LIVEKIT_INSECURE_SKIP_VERIFY_TLS" doc:"Skip TLS verification of homeserver calls. The variable must be exactly YES_I_KNOW_WHAT_I_AM_DOING."`
+	SanityCheckInterval   time.Duration `yaml:"sanity_check_interval" env:"LIVEKIT_SANITY_CHECK_INTERVAL_SECONDS" doc:"How often delegated delayed-leave jobs re-check LiveKit; 0 disables. The variable is whole seconds."`
+}
+
+// MatrixConfig describes the homeserver and the coordinator's bot account.
+type MatrixConfig struct {
+	HomeserverURL            string            `yaml:"homeserver_url" doc:"Client-server API base URL of the homeserver the bot lives on. Setting it turns the Matrix bot on."`
+	ServerName               string            `yaml:"server_name" doc:"The homeserver's server name (the part after the colon in user ids)."`
+	HomeserverURLs           map[string]string `yaml:"homeserver_urls" env:"LIVEKIT_CS_API_URL_OVERRIDES" doc:"Map of server name to base URL, used instead of discovery for those servers (OpenID checks included). The variable's form is server=url,server2=url2."`
+	Bot                      BotConfig         `yaml:"bot"`
+	RegistrationSharedSecret secret.Value      `yaml:"registration_shared_secret" doc:"Synapse registration shared secret, for development: lets the coordinator register its bot and test users."`
+	RegistrationSecretFile   string            `yaml:"registration_shared_secret_file" doc:"File holding the registration shared secret."`
+}
+
+// BotConfig is the coordinator's own Matrix account.
+type BotConfig struct {
+	UserID          string       `yaml:"user_id" doc:"The bot's full user id, e.g. @switchboard:example.org."`
+	Password        secret.Value `yaml:"password" doc:"Password to log in with (or use access_token)."`
+	PasswordFile    string       `yaml:"password_file" doc:"File holding the password."`
+	AccessToken     secret.Value `yaml:"access_token" doc:"Access token to use instead of a password."`
+	AccessTokenFile string       `yaml:"access_token_file" doc:"File holding the access token."`
+	DeviceID        string       `yaml:"device_id" doc:"Device id to use; by default the one from the first login, kept in data_dir."`
+}
+
+// CallsConfig is the call policy: which calls the coordinator takes part in.
+type CallsConfig struct {
+	Join  string            `yaml:"join" doc:"Which calls the coordinator joins: never, invited (calls in rooms it was invited to) or all (every call in joined rooms)."`
+	Rooms map[string]string `yaml:"rooms" doc:"Per-room overrides of join, room id to policy, e.g. {\"!abc:example.org\": never}."`
+}
+
+// Join policies.
+const (
+	JoinNever   = "never"
+	JoinInvited = "invited"
+	JoinAll     = "all"
+)
+
+// defaultConfig is the configuration before the file and environment apply.
+func defaultConfig() Config {
+	return Config{
+		Log:     LogConfig{Level: "info", Format: "text"},
+		HTTP:    HTTPConfig{Bind: ":8080"},
+		LiveKit: LiveKitConfig{TokenTTL: time.Hour},
+		DataDir: "/var/lib/switchboard",
+		Calls:   CallsConfig{Join: JoinNever},
+	}
+}
+
+// botEnabled reports whether the Matrix side (bot, membership) is configured.
+func (c *Config) botEnabled() bool { return c.Matrix.HomeserverURL != "" }

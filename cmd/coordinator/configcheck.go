@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// validate checks the merged configuration and returns every problem found,
+// each tied to its key. It also fills defaults that depend on other keys.
+func (c *Config) validate() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &configError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
+		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	if err := checkBind(c.HTTP.Bind); err != nil {
+		bad("http.bind", "%v", err)
+	}
+
+	lk := &c.LiveKit
+	if lk.URL == "" {
+		bad("livekit.url", "required (LIVEKIT_URL)")
+	} else if err := checkURL(lk.URL, "ws", "wss", "http", "https"); err != nil {
+		bad("livekit.url", "%v", err)
+	}
+	if lk.Key == "" {
+		bad("livekit.key", "required (LIVEKIT_KEY, LIVEKIT_KEY_FROM_FILE or LIVEKIT_KEY_FILE)")
+	}
+	if lk.Secret.IsZero() {
+		bad("livekit.secret", "required (LIVEKIT_SECRET, LIVEKIT_SECRET_FROM_FILE or LIVEKIT_KEY_FILE)")
+	}
+	if len(lk.FullAccessHomeservers) == 0 && c.Matrix.ServerName != "" {
+		lk.FullAccessHomeservers = []string{c.Matrix.ServerName}
+	}
+	if len(lk.FullAccessHomeservers) == 0 {
+		bad("livekit.full_access_homeservers", "required: the server name(s) whose users may create LiveKit rooms, or * for all (LIVEKIT_FULL_ACCESS_HOMESERVERS)")
+	}
+	if lk.TokenTTL < time.Minute || lk.TokenTTL > 24*time.Hour {
+		bad("livekit.token_ttl", "%s is outside 1m..24h", lk.TokenTTL)
+	}
+
+	m := &c.Matrix
+	for _, name := range sortedKeys(m.HomeserverURLs) {
+		if err := checkURL(m.HomeserverURLs[name], "http", "https"); err != nil {
+			bad("matrix.homeserver_urls", "%s: %v", name, err)
+		}
+	}
+	if c.botEnabled() {
+		if err := checkURL(m.HomeserverURL, "http", "https"); err != nil {
+			bad("matrix.homeserver_url", "%v", err)
+		}
+		if m.ServerName == "" {
+			bad("matrix.server_name", "required when matrix.homeserver_url is set")
+		}
+		if err := checkUserID(m.Bot.UserID, m.ServerName); err != nil {
+			bad("matrix.bot.user_id", "%v", err)
+		}
+		if m.Bot.Password.IsZero() == m.Bot.AccessToken.IsZero() {
+			bad("matrix.bot", "set exactly one of password (or password_file) and access_token (or access_token_file)")
+		}
+		if c.DataDir == "" {
+			bad("data_dir", "required when the Matrix bot is configured")
+		}
+	} else if m.Bot != (BotConfig{}) {
+		bad("matrix.homeserver_url", "required when matrix.bot is configured")
+	}
+
+	policies := []string{JoinNever, JoinInvited, JoinAll}
+	if !slices.Contains(policies, c.Calls.Join) {
+		bad("calls.join", "%q is not one of never, invited, all", c.Calls.Join)
+	}
+	for _, room := range sortedKeys(c.Calls.Rooms) {
+		if !strings.HasPrefix(room, "!") || !strings.Contains(room, ":") {
+			bad("calls.rooms", "%q is not a room id (!opaque:server)", room)
+		}
+		if p := c.Calls.Rooms[room]; !slices.Contains(policies, p) {
+			bad("calls.rooms", "%s: %q is not one of never, invited, all", room, p)
+		}
+	}
+	return errs
+}
+
+func checkBind(bind string) error {
+	host, port, err := net.SplitHostPort(bind)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. :8080 or 127.0.0.1:8080)", bind)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has no valid port", bind)
+	}
+	if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, "/ ") {
+		return fmt.Errorf("%q has no valid host", bind)
+	}
+	return nil
+}
+
+func checkURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", raw)
+	}
+	if !slices.Contains(schemes, u.Scheme) {
+		return fmt.Errorf("%q must start with %s://", raw, strings.Join(schemes, ":// or "))
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", raw)
+	}
+	return nil
+}
+
+// checkUserID accepts @localpart:server_name, the bot's own server.
+func checkUserID(userID, serverName string) error {
+	if userID == "" {
+		return fmt.Errorf("required when matrix.homeserver_url is set")
+	}
+	local, server, ok := strings.Cut(strings.TrimPrefix(userID, "@"), ":")
+	if !strings.HasPrefix(userID, "@") || !ok || local == "" || server == "" {
+		return fmt.Errorf("%q is not a user id (@name:server)", userID)
+	}
+	if serverName != "" && server != serverName {
+		return fmt.Errorf("%q is not on matrix.server_name %q", userID, serverName)
+	}
+	return nil
+}

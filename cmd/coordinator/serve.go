@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
+	"github.com/switchboard-rtc/switchboard/jwtservice"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	path := fs.String("config", "", "configuration file (optional when the environment configures everything)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, warnings, err := loadConfig(configPath(*path, getenv), getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.Log, stderr)
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+
+	// The first SIGINT/SIGTERM starts a clean shutdown; once it has begun the
+	// default handling is restored, so a second one ends the process at once.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop)
+
+	return serve(ctx, cfg, logger)
+}
+
+// serve wires the components and runs them until ctx ends. It returns only
+// after every component's goroutines have ended.
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
+	logStartup(cfg, logger)
+
+	srv, err := httpserve.Listen(cfg.HTTP.Bind, jwtservice.NewHandler(logger.With("component", "jwtservice")), logger.With("component", "http"))
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	err = g.Wait()
+	logger.Info("switchboard stopped")
+	return err
+}
+
+// logStartup says what runs where; it never logs a secret.
+func logStartup(cfg *Config, logger *slog.Logger) {
+	mode := "jwt-service-only"
+	if cfg.botEnabled() {
+		mode = "full"
+	}
+	logger.Info("switchboard starting",
+		"version", versionString(),
+		"mode", mode,
+		"bind", cfg.HTTP.Bind,
+		"livekit_url", cfg.LiveKit.URL,
+		"livekit_key", cfg.LiveKit.Key,
+		"full_access_homeservers", cfg.LiveKit.FullAccessHomeservers,
+		"insecure_skip_verify_tls", cfg.LiveKit.InsecureSkipVerifyTLS,
+		"sanity_check_interval", cfg.LiveKit.SanityCheckInterval,
+	)
+	if cfg.LiveKit.InsecureSkipVerifyTLS {
+		logger.Warn("TLS verification of homeserver calls is OFF (LIVEKIT_INSECURE_SKIP_VERIFY_TLS); use only for testing")
+	}
+	if cfg.botEnabled() {
+		logger.Info("matrix bot configured", "homeserver", cfg.Matrix.HomeserverURL, "user_id", cfg.Matrix.Bot.UserID, "data_dir", cfg.DataDir)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os/signal"
 	"syscall"
 
@@ -42,7 +43,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	logStartup(cfg, logger)
 
-	srv, err := httpserve.Listen(cfg.HTTP.Bind, jwtservice.NewHandler(logger.With("component", "jwtservice")), logger.With("component", "http"))
+	srv, err := httpserve.Listen(cfg.HTTP.Bind, http.HandlerFunc(jwtservice.Healthz), logger.With("component", "http"))
 	if err != nil {
 		return err
 	}

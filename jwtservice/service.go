@@ -1,0 +1,132 @@
+package jwtservice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/secret"
+)
+
+// Config is what the service needs to know; cmd/coordinator fills it from the
+// validated configuration.
+type Config struct {
+	LiveKitURL            string // handed to clients verbatim as "url"
+	APIKey                string
+	APISecret             secret.Value
+	TokenTTL              time.Duration
+	FullAccessHomeservers []string      // exact server names, or a lone "*"
+	RoomCacheTTL          time.Duration // how long a room known to exist is remembered (default 30s)
+	LiveKitTimeout        time.Duration // bound on a LiveKit API call (default 5s)
+	Now                   func() time.Time
+}
+
+// Verifier checks an OpenID token with the user's homeserver and returns the
+// verified user id.
+type Verifier interface {
+	Verify(ctx context.Context, tok OpenIDToken) (userID string, err error)
+}
+
+// Authorizer decides, after OpenID succeeded, whether a user may have a token
+// for a Matrix room. The membership tracker implements it; a nil Authorizer
+// allows everyone, as lk-jwt-service does. Return an error wrapping
+// ErrNotRoomMember to refuse with 403.
+type Authorizer interface {
+	Authorize(ctx context.Context, userID, roomID string) error
+}
+
+// Service answers token requests.
+type Service struct {
+	logger   *slog.Logger
+	cfg      Config
+	verifier Verifier
+	auth     Authorizer
+	issuer   *TokenIssuer
+	rooms    *roomEnsurer
+}
+
+// New builds the service. rs is LiveKit's RoomService (lksdk's client
+// satisfies it); auth may be nil.
+func New(logger *slog.Logger, cfg Config, verifier Verifier, rs roomCreator, auth Authorizer) (*Service, error) {
+	if cfg.RoomCacheTTL <= 0 {
+		cfg.RoomCacheTTL = 30 * time.Second
+	}
+	if cfg.LiveKitTimeout <= 0 {
+		cfg.LiveKitTimeout = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LiveKitURL == "" || verifier == nil || rs == nil {
+		return nil, errors.New("jwtservice: LiveKit URL, verifier and room service are required")
+	}
+	issuer, err := NewTokenIssuer(cfg.APIKey, cfg.APISecret, cfg.TokenTTL)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		logger: logger, cfg: cfg, verifier: verifier, auth: auth, issuer: issuer,
+		rooms: newRoomEnsurer(rs, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
+	}, nil
+}
+
+// isFullAccess matches the server name exactly; "*" is a wildcard only when
+// it is the only entry (lk-jwt-service semantics).
+func (s *Service) isFullAccess(serverName string) bool {
+	list := s.cfg.FullAccessHomeservers
+	if len(list) == 1 && list[0] == "*" {
+		return true
+	}
+	return slices.Contains(list, serverName)
+}
+
+// grant is what a successful request produces.
+type grant struct {
+	URL string `json:"url"`
+	JWT string `json:"jwt"`
+}
+
+// tokenJob is a validated request on its way to a JWT.
+type tokenJob struct {
+	openID      OpenIDToken
+	claimedUser string // "" for /sfu/get, which has no member
+	roomID      string // Matrix room
+	identity    func(userID string) string
+	lkRoom      string
+	delay       Delay
+}
+
+// issue runs the checks shared by /get_token and /sfu/get, in the anchor's
+// order: OpenID, claimed user, delegation rights, our membership check, room
+// creation for full-access users, then the token.
+func (s *Service) issue(ctx context.Context, job tokenJob) (*grant, error) {
+	userID, err := s.verifier.Verify(ctx, job.openID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
+	if job.claimedUser != "" && job.claimedUser != userID {
+		return nil, fmt.Errorf("%w: claimed user %s is not the verified %s", ErrUnauthorized, job.claimedUser, userID)
+	}
+	full := s.isFullAccess(job.openID.MatrixServerName)
+	if job.delay.present() && !full {
+		return nil, ErrDelegationNotAllowed
+	}
+	if s.auth != nil {
+		if err := s.auth.Authorize(ctx, userID, job.roomID); err != nil {
+			return nil, err
+		}
+	}
+	if full {
+		if err := s.rooms.ensure(ctx, job.lkRoom); err != nil {
+			return nil, err
+		}
+	}
+	jwt, err := s.issuer.Issue(job.identity(userID), job.lkRoom)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	return &grant{URL: s.cfg.LiveKitURL, JWT: jwt}, nil
+}

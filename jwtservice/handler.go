@@ -10,8 +10,8 @@ import (
 // ServeMux did (a reverse proxy strips any prefix such as /livekit/jwt).
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/sfu/get", corsJSON(s.handleLegacy))
-	mux.Handle("/get_token", corsJSON(s.handleGetToken))
+	mux.Handle("/sfu/get", corsJSON(s.limited(s.handleLegacy)))
+	mux.Handle("/get_token", corsJSON(s.limited(s.handleGetToken)))
 	mux.HandleFunc("/healthz", Healthz)
 	return mux
 }
@@ -45,6 +45,17 @@ func Healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// limited refuses clients over the configured rate before any work is done.
+func (s *Service) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.limiter.allow(r) {
+			s.fail(w, r, ErrRateLimited)
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (s *Service) handleGetToken(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/secret"
+	"github.com/switchboard-rtc/switchboard/jwtservice/openid"
 )
 
 // Config is what the service needs to know; cmd/coordinator fills it from the
@@ -21,13 +22,15 @@ type Config struct {
 	FullAccessHomeservers []string      // exact server names, or a lone "*"
 	RoomCacheTTL          time.Duration // how long a room known to exist is remembered (default 30s)
 	LiveKitTimeout        time.Duration // bound on a LiveKit API call (default 5s)
+	RateLimit             RateLimit
 	Now                   func() time.Time
 }
 
 // Verifier checks an OpenID token with the user's homeserver and returns the
 // verified user id.
+// *openid.Verifier is the real one.
 type Verifier interface {
-	Verify(ctx context.Context, tok OpenIDToken) (userID string, err error)
+	Verify(ctx context.Context, tok openid.Token) (userID string, err error)
 }
 
 // Authorizer decides, after OpenID succeeded, whether a user may have a token
@@ -46,6 +49,7 @@ type Service struct {
 	auth     Authorizer
 	issuer   *TokenIssuer
 	rooms    *roomEnsurer
+	limiter  *limiter
 }
 
 // New builds the service. rs is LiveKit's RoomService (lksdk's client
@@ -69,7 +73,8 @@ func New(logger *slog.Logger, cfg Config, verifier Verifier, rs roomCreator, aut
 	}
 	return &Service{
 		logger: logger, cfg: cfg, verifier: verifier, auth: auth, issuer: issuer,
-		rooms: newRoomEnsurer(rs, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
+		rooms:   newRoomEnsurer(rs, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
+		limiter: newLimiter(cfg.RateLimit, cfg.Now),
 	}, nil
 }
 
@@ -103,7 +108,9 @@ type tokenJob struct {
 // order: OpenID, claimed user, delegation rights, our membership check, room
 // creation for full-access users, then the token.
 func (s *Service) issue(ctx context.Context, job tokenJob) (*grant, error) {
-	userID, err := s.verifier.Verify(ctx, job.openID)
+	userID, err := s.verifier.Verify(ctx, openid.Token{
+		AccessToken: job.openID.AccessToken, ServerName: job.openID.MatrixServerName, ExpiresIn: job.openID.ExpiresIn,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}

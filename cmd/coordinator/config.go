@@ -31,12 +31,15 @@ type LogConfig struct {
 
 // HTTPConfig is the listener for the livekit_service_url, health and admin endpoints.
 type HTTPConfig struct {
-	Bind string `yaml:"bind" env:"LIVEKIT_JWT_BIND" doc:"Listen address, host:port. LIVEKIT_JWT_PORT (deprecated) and LK_JWT_PORT (its old name) give :PORT instead; setting a port together with LIVEKIT_JWT_BIND is an error."`
+	Bind      string  `yaml:"bind" env:"LIVEKIT_JWT_BIND" doc:"Listen address, host:port. LIVEKIT_JWT_PORT (deprecated) and LK_JWT_PORT (its old name) give :PORT instead; setting a port together with LIVEKIT_JWT_BIND is an error."`
+	RateLimit float64 `yaml:"rate_limit" doc:"Token requests per second allowed per client address (0 = no limit)."`
+	RateBurst int     `yaml:"rate_burst" doc:"Requests a client may make at once above rate_limit."`
 }
 
 // LiveKitConfig is the SFU this coordinator issues tokens for and manages.
 type LiveKitConfig struct {
 	URL                   string        `yaml:"url" env:"LIVEKIT_URL" req:"" doc:"LiveKit URL handed to clients (ws:// or wss://) and used for the server API."`
+	APIURL                string        `yaml:"api_url" doc:"LiveKit server API URL if it differs from url (e.g. an internal http:// address); defaults to url."`
 	Key                   string        `yaml:"key" env:"LIVEKIT_KEY" req:"" doc:"LiveKit API key."`
 	KeyFile               string        `yaml:"key_file" env:"LIVEKIT_KEY_FROM_FILE" doc:"File holding the API key; overrides key."`
 	Secret                secret.Value  `yaml:"secret" env:"LIVEKIT_SECRET" req:"" doc:"LiveKit API secret."`
@@ -53,6 +56,9 @@ type MatrixConfig struct {
 	HomeserverURL            string            `yaml:"homeserver_url" doc:"Client-server API base URL of the homeserver the bot lives on. Setting it turns the Matrix bot on."`
 	ServerName               string            `yaml:"server_name" doc:"The homeserver's server name (the part after the colon in user ids)."`
 	HomeserverURLs           map[string]string `yaml:"homeserver_urls" env:"LIVEKIT_CS_API_URL_OVERRIDES" doc:"Map of server name to base URL, used instead of discovery for those servers (OpenID checks included). The variable's form is server=url,server2=url2."`
+	CAFile                   string            `yaml:"ca_file" doc:"PEM bundle of CAs trusted for homeserver TLS instead of the system roots."`
+	OpenIDCacheTTL           time.Duration     `yaml:"openid_cache_ttl" doc:"Longest time a verified OpenID token is cached (never past its expires_in)."`
+	RequestTimeout           time.Duration     `yaml:"request_timeout" doc:"Bound on each call to a homeserver (OpenID checks, discovery)."`
 	Bot                      BotConfig         `yaml:"bot"`
 	RegistrationSharedSecret secret.Value      `yaml:"registration_shared_secret" doc:"Synapse registration shared secret, for development: lets the coordinator register its bot and test users."`
 	RegistrationSecretFile   string            `yaml:"registration_shared_secret_file" doc:"File holding the registration shared secret."`
@@ -85,8 +91,9 @@ const (
 func defaultConfig() Config {
 	return Config{
 		Log:     LogConfig{Level: "info", Format: "text"},
-		HTTP:    HTTPConfig{Bind: ":8080"},
+		HTTP:    HTTPConfig{Bind: ":8080", RateBurst: 20},
 		LiveKit: LiveKitConfig{TokenTTL: time.Hour},
+		Matrix:  MatrixConfig{OpenIDCacheTTL: 5 * time.Minute, RequestTimeout: 5 * time.Second},
 		DataDir: "/var/lib/switchboard",
 		Calls:   CallsConfig{Join: JoinNever},
 	}

@@ -28,11 +28,23 @@ func (c *Config) validate() []error {
 		bad("http.bind", "%v", err)
 	}
 
+	if c.HTTP.RateLimit < 0 {
+		bad("http.rate_limit", "must not be negative")
+	}
+	if c.HTTP.RateLimit > 0 && c.HTTP.RateBurst < 1 {
+		bad("http.rate_burst", "must be at least 1 when http.rate_limit is set")
+	}
+
 	lk := &c.LiveKit
 	if lk.URL == "" {
 		bad("livekit.url", "required (LIVEKIT_URL)")
 	} else if err := checkURL(lk.URL, "ws", "wss", "http", "https"); err != nil {
 		bad("livekit.url", "%v", err)
+	}
+	if lk.APIURL != "" {
+		if err := checkURL(lk.APIURL, "ws", "wss", "http", "https"); err != nil {
+			bad("livekit.api_url", "%v", err)
+		}
 	}
 	if lk.Key == "" {
 		bad("livekit.key", "required (LIVEKIT_KEY, LIVEKIT_KEY_FROM_FILE or LIVEKIT_KEY_FILE)")
@@ -51,6 +63,12 @@ func (c *Config) validate() []error {
 	}
 
 	m := &c.Matrix
+	if m.OpenIDCacheTTL > time.Hour {
+		bad("matrix.openid_cache_ttl", "%s is over 1h", m.OpenIDCacheTTL)
+	}
+	if m.RequestTimeout < 100*time.Millisecond || m.RequestTimeout > time.Minute {
+		bad("matrix.request_timeout", "%s is outside 100ms..1m", m.RequestTimeout)
+	}
 	for _, name := range sortedKeys(m.HomeserverURLs) {
 		if err := checkURL(m.HomeserverURLs[name], "http", "https"); err != nil {
 			bad("matrix.homeserver_urls", "%s: %v", name, err)

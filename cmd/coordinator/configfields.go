@@ -84,6 +84,18 @@ func (f field) setString(cfg *Config, s string) error {
 			return fmt.Errorf("%q is not true or false", s)
 		}
 		v.SetBool(b)
+	case f.typ.Kind() == reflect.Int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		v.SetInt(int64(n))
+	case f.typ.Kind() == reflect.Float64:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		v.SetFloat(x)
 	case f.typ.Kind() == reflect.Slice:
 		v.Set(reflect.ValueOf(splitList(s)))
 	case f.typ.Kind() == reflect.Map:

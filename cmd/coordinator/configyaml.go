@@ -117,6 +117,18 @@ func decodeLeaf(n *yaml.Node, v reflect.Value) error {
 			return fmt.Errorf("must be true or false")
 		}
 		v.SetBool(b)
+	case v.Kind() == reflect.Int:
+		i, err := strconv.Atoi(n.Value)
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
+			return fmt.Errorf("must be a whole number")
+		}
+		v.SetInt(int64(i))
+	case v.Kind() == reflect.Float64:
+		x, err := strconv.ParseFloat(n.Value, 64)
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") || err != nil {
+			return fmt.Errorf("must be a number")
+		}
+		v.SetFloat(x)
 	case v.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			return fmt.Errorf("must be a list")

@@ -4,14 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"os/signal"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchboard-rtc/switchboard/internal/httpserve"
-	"github.com/switchboard-rtc/switchboard/jwtservice"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -43,7 +41,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	logStartup(cfg, logger)
 
-	srv, err := httpserve.Listen(cfg.HTTP.Bind, http.HandlerFunc(jwtservice.Healthz), logger.With("component", "http"))
+	jwt, err := newJWTParts(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer jwt.close()
+
+	srv, err := httpserve.Listen(cfg.HTTP.Bind, jwt.service.Handler(), logger.With("component", "http"))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/switchboard-rtc/switchboard/jwtservice"
+	"github.com/switchboard-rtc/switchboard/jwtservice/openid"
+)
+
+// jwtParts are the components of the livekit_service_url.
+type jwtParts struct {
+	verifier *openid.Verifier
+	service  *jwtservice.Service
+}
+
+// close releases what newJWTParts opened.
+func (p *jwtParts) close() { _ = p.verifier.Close() }
+
+// newJWTParts builds the OpenID verifier and the token service from the
+// validated configuration. Nothing is started.
+func newJWTParts(cfg *Config, logger *slog.Logger) (*jwtParts, error) {
+	ocfg := openid.Config{
+		HomeserverURLs:        cfg.Matrix.HomeserverURLs,
+		InsecureSkipVerifyTLS: cfg.LiveKit.InsecureSkipVerifyTLS,
+		CacheMaxTTL:           cfg.Matrix.OpenIDCacheTTL,
+		RequestTimeout:        cfg.Matrix.RequestTimeout,
+	}
+	if cfg.Matrix.CAFile != "" {
+		pem, err := os.ReadFile(cfg.Matrix.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("matrix.ca_file: %w", err)
+		}
+		ocfg.RootCAs = x509.NewCertPool()
+		if !ocfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("matrix.ca_file: no PEM certificate in %s", cfg.Matrix.CAFile)
+		}
+	}
+	verifier, err := openid.New(logger.With("component", "openid"), ocfg)
+	if err != nil {
+		return nil, fmt.Errorf("openid verifier: %w", err)
+	}
+	apiURL := cfg.LiveKit.APIURL
+	if apiURL == "" {
+		apiURL = cfg.LiveKit.URL
+	}
+	rs := lksdk.NewRoomServiceClient(apiURL, cfg.LiveKit.Key, cfg.LiveKit.Secret.Reveal())
+	svc, err := jwtservice.New(logger.With("component", "jwtservice"), jwtservice.Config{
+		LiveKitURL:            cfg.LiveKit.URL,
+		APIKey:                cfg.LiveKit.Key,
+		APISecret:             cfg.LiveKit.Secret,
+		TokenTTL:              cfg.LiveKit.TokenTTL,
+		FullAccessHomeservers: cfg.LiveKit.FullAccessHomeservers,
+		RateLimit:             jwtservice.RateLimit{Rate: cfg.HTTP.RateLimit, Burst: cfg.HTTP.RateBurst},
+	}, verifier, rs, nil)
+	if err != nil {
+		_ = verifier.Close()
+		return nil, err
+	}
+	return &jwtParts{verifier: verifier, service: svc}, nil
+}

@@ -1,0 +1,168 @@
+package jwtservice
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
+	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/jwtservice/openid"
+)
+
+// realService serves the JWT endpoints against the real Synapse (reached
+// through the explicit server-name map, as an admin would configure it) and
+// the real LiveKit.
+func realService(t *testing.T, env *testenv.Env, fullAccess ...string) *httptest.Server {
+	t.Helper()
+	v, err := openid.New(slog.New(slog.DiscardHandler), openid.Config{
+		HomeserverURLs: map[string]string{env.ServerName: env.HSURL, "impostor.example": env.HSURL},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(slog.New(slog.DiscardHandler), Config{
+		LiveKitURL: env.LKURL, APIKey: env.LKKey, APISecret: env.LKSecret, TokenTTL: time.Hour,
+		FullAccessHomeservers: fullAccess,
+	}, v, env.RoomService(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc.Handler())
+	t.Cleanup(func() { srv.Close(); _ = v.Close() })
+	return srv
+}
+
+func post(t *testing.T, srv *httptest.Server, path, body string) (int, map[string]string) {
+	t.Helper()
+	res, err := srv.Client().Post(srv.URL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out := map[string]string{}
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+func openIDJSON(token, server string) string {
+	return fmt.Sprintf(`"openid_token":{"access_token":%q,"matrix_server_name":%q,"token_type":"Bearer","expires_in":3600}`, token, server)
+}
+
+// TestRealTokenJoinsLiveKit: a registered user's real OpenID token yields,
+// from both endpoints, a JWT the real LiveKit accepts.
+func TestRealTokenJoinsLiveKit(t *testing.T) {
+	leakcheck.Check(t)
+	env := testenv.Require(t)
+	srv := realService(t, env, env.ServerName)
+	alice := env.RegisterUser(t, "alice")
+	room := env.CreateRoom(t, alice)
+	tok := env.OpenIDToken(t, alice)
+	device := alice.Client.DeviceID.String()
+
+	bodies := map[string]string{
+		"/sfu/get": fmt.Sprintf(`{"room":%q,"device_id":%q,%s}`, room, device, openIDJSON(tok.AccessToken, tok.MatrixServerName)),
+		"/get_token": fmt.Sprintf(`{"room_id":%q,"slot_id":"m.call#ROOM","member":{"id":"m1","claimed_user_id":%q,"claimed_device_id":%q},%s}`,
+			room, alice.ID, device, openIDJSON(tok.AccessToken, tok.MatrixServerName)),
+	}
+	wantIdentity := map[string]string{
+		"/sfu/get":   alice.ID.String() + ":" + device,
+		"/get_token": LiveKitIdentityFor(alice.ID.String(), device, "m1"),
+	}
+	for path, body := range bodies {
+		status, out := post(t, srv, path, body)
+		if status != http.StatusOK || out["url"] != env.LKURL {
+			t.Fatalf("%s: %d %v", path, status, out)
+		}
+		r, err := lksdk.ConnectToRoomWithToken(env.LKURL, out["jwt"], &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false))
+		if err != nil {
+			t.Fatalf("%s: LiveKit refused our JWT: %v", path, err)
+		}
+		if got := r.LocalParticipant.Identity(); got != wantIdentity[path] {
+			t.Errorf("%s: identity %q, want %q", path, got, wantIdentity[path])
+		}
+		if got := r.Name(); got != LiveKitRoomFor(room.String(), "m.call#ROOM") {
+			t.Errorf("%s: room %q", path, got)
+		}
+		r.Disconnect()
+	}
+	srv.Client().CloseIdleConnections()
+}
+
+// TestRealTokensRefused: unknown (expired or forged) tokens and tokens
+// claimed for another server are refused with lk-jwt-service's 401.
+func TestRealTokensRefused(t *testing.T) {
+	env := testenv.Require(t)
+	srv := realService(t, env, env.ServerName)
+	alice := env.RegisterUser(t, "alice")
+	tok := env.OpenIDToken(t, alice)
+	tests := map[string]string{
+		"forged token": openIDJSON("forged-"+tok.AccessToken[:4], env.ServerName),
+		// Synapse answers an expired OpenID token exactly as an unknown one.
+		"unknown or expired token": openIDJSON("syt_expired_0000000000", env.ServerName),
+		// The homeserver vouches for @alice:localhost, not for a user of the
+		// server the client claims.
+		"wrong server":         openIDJSON(tok.AccessToken, "impostor.example"),
+		"unreachable server":   openIDJSON(tok.AccessToken, "localhost:1"),
+		"loopback server name": openIDJSON(tok.AccessToken, "127.0.0.1:8448"),
+	}
+	for name, oid := range tests {
+		status, out := post(t, srv, "/sfu/get", `{"room":"!r:localhost","device_id":"D",`+oid+`}`)
+		if status != http.StatusUnauthorized || out["errcode"] != "M_UNAUTHORIZED" {
+			t.Errorf("%s: %d %v", name, status, out)
+		}
+	}
+	// The claimed user must be the verified one.
+	body := fmt.Sprintf(`{"room_id":"!r:localhost","slot_id":"s","member":{"id":"m","claimed_user_id":"@mallory:localhost","claimed_device_id":"D"},%s}`,
+		openIDJSON(tok.AccessToken, tok.MatrixServerName))
+	if status, out := post(t, srv, "/get_token", body); status != http.StatusUnauthorized {
+		t.Errorf("claimed user mismatch: %d %v", status, out)
+	}
+}
+
+// TestRestrictedUserCannotCreateRoom: with the user's server not full-access
+// the service issues a token but makes no room, and LiveKit (auto_create off)
+// refuses the join; once a full-access user made the room exist, it works.
+func TestRestrictedUserCannotCreateRoom(t *testing.T) {
+	env := testenv.Require(t)
+	restricted := realService(t, env, "other.example")
+	alice := env.RegisterUser(t, "alice")
+	room := env.CreateRoom(t, alice)
+	body := func() string {
+		tok := env.OpenIDToken(t, alice)
+		return fmt.Sprintf(`{"room":%q,"device_id":"D",%s}`, room, openIDJSON(tok.AccessToken, tok.MatrixServerName))
+	}
+	status, out := post(t, restricted, "/sfu/get", body())
+	if status != http.StatusOK {
+		t.Fatalf("restricted user got no token: %d %v", status, out)
+	}
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(out["jwt"], claims); err != nil {
+		t.Fatal(err)
+	}
+	if video, _ := claims["video"].(map[string]any); video["roomCreate"] == true {
+		t.Fatal("restricted token grants roomCreate")
+	}
+	if r, err := lksdk.ConnectToRoomWithToken(env.LKURL, out["jwt"], &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false)); err == nil {
+		r.Disconnect()
+		t.Fatal("restricted user created a LiveKit room by joining")
+	}
+
+	full := realService(t, env, env.ServerName)
+	if status, out := post(t, full, "/sfu/get", body()); status != http.StatusOK {
+		t.Fatalf("full access: %d %v", status, out)
+	}
+	r, err := lksdk.ConnectToRoomWithToken(env.LKURL, out["jwt"], &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false))
+	if err != nil {
+		t.Fatalf("restricted user cannot join the existing room: %v", err)
+	}
+	r.Disconnect()
+}

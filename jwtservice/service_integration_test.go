@@ -1,12 +1,15 @@
 package jwtservice
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,13 +26,21 @@ import (
 // the real LiveKit.
 func realService(t *testing.T, env *testenv.Env, fullAccess ...string) *httptest.Server {
 	t.Helper()
-	v, err := openid.New(slog.New(slog.DiscardHandler), openid.Config{
+	return realServiceLogging(t, env, io.Discard, fullAccess...)
+}
+
+// realServiceLogging is realService with every log line (debug included)
+// written to logs.
+func realServiceLogging(t *testing.T, env *testenv.Env, logs io.Writer, fullAccess ...string) *httptest.Server {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	v, err := openid.New(logger, openid.Config{
 		HomeserverURLs: map[string]string{env.ServerName: env.HSURL, "impostor.example": env.HSURL},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(slog.New(slog.DiscardHandler), Config{
+	svc, err := New(logger, Config{
 		LiveKitURL: env.LKURL, APIKey: env.LKKey, APISecret: env.LKSecret, TokenTTL: time.Hour,
 		FullAccessHomeservers: fullAccess,
 	}, v, env.RoomService(), nil)
@@ -101,9 +112,19 @@ func TestRealTokenJoinsLiveKit(t *testing.T) {
 // claimed for another server are refused with lk-jwt-service's 401.
 func TestRealTokensRefused(t *testing.T) {
 	env := testenv.Require(t)
-	srv := realService(t, env, env.ServerName)
+	var logs bytes.Buffer
+	srv := realServiceLogging(t, env, &syncWriter{w: &logs}, env.ServerName)
 	alice := env.RegisterUser(t, "alice")
 	tok := env.OpenIDToken(t, alice)
+	defer func() {
+		// No OpenID token may reach a log line (the anchor logs them).
+		if strings.Contains(logs.String(), tok.AccessToken[4:]) || strings.Contains(logs.String(), "syt_expired") {
+			t.Errorf("a token appears in the logs:\n%s", logs.String())
+		}
+		if !strings.Contains(logs.String(), "token request refused") {
+			t.Errorf("refusals were not logged:\n%s", logs.String())
+		}
+	}()
 	tests := map[string]string{
 		"forged token": openIDJSON("forged-"+tok.AccessToken[:4], env.ServerName),
 		// Synapse answers an expired OpenID token exactly as an unknown one.
@@ -165,4 +186,16 @@ func TestRestrictedUserCannotCreateRoom(t *testing.T) {
 		t.Fatalf("restricted user cannot join the existing room: %v", err)
 	}
 	r.Disconnect()
+}
+
+// syncWriter serialises writes from concurrent handlers.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

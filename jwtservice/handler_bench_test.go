@@ -39,7 +39,7 @@ func newBenchService(b *testing.B) *Service {
 	s, err := New(nil, Config{
 		LiveKitURL: "wss://sfu.example.org", APIKey: "devkey", APISecret: "devsecret", TokenTTL: 3600e9,
 		FullAccessHomeservers: []string{"example.org"},
-	}, fakeVerifier{}, &fakeRooms{}, nil)
+	}, Deps{Verifier: fakeVerifier{}, Rooms: &fakeRooms{}})
 	if err != nil {
 		b.Fatal(err)
 	}

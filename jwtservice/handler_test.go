@@ -54,7 +54,7 @@ func newTestService(t *testing.T, rooms *fakeRooms, auth Authorizer) *Service {
 	s, err := New(slog.New(slog.DiscardHandler), Config{
 		LiveKitURL: "wss://sfu.example.org", APIKey: "devkey", APISecret: "devsecret", TokenTTL: time.Hour,
 		FullAccessHomeservers: []string{"example.org"},
-	}, fakeVerifier{}, rooms, auth)
+	}, Deps{Verifier: fakeVerifier{}, Rooms: rooms, Authorizer: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestRateLimit(t *testing.T) {
 		LiveKitURL: "wss://sfu.example.org", APIKey: "k", APISecret: "s", TokenTTL: time.Hour,
 		FullAccessHomeservers: []string{"example.org"}, RateLimit: RateLimit{Rate: 1, Burst: 2},
 		Now: func() time.Time { return time.Unix(1000, 0) },
-	}, fakeVerifier{}, &fakeRooms{}, nil)
+	}, Deps{Verifier: fakeVerifier{}, Rooms: &fakeRooms{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,20 +41,32 @@ type Authorizer interface {
 	Authorize(ctx context.Context, userID, roomID string) error
 }
 
-// Service answers token requests.
+// RoomService is the part of LiveKit's server API the service uses;
+// lksdk's RoomServiceClient satisfies it.
+type RoomService = roomCreator
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Verifier   Verifier      // required
+	Rooms      RoomService   // required
+	Authorizer Authorizer    // optional: nil allows everyone
+	Webhooks   []WebhookSink // optional: receivers of verified LiveKit webhooks
+}
+
+// Service answers token requests and LiveKit webhooks.
 type Service struct {
 	logger   *slog.Logger
 	cfg      Config
 	verifier Verifier
 	auth     Authorizer
+	webhooks []WebhookSink
 	issuer   *TokenIssuer
 	rooms    *roomEnsurer
 	limiter  *limiter
 }
 
-// New builds the service. rs is LiveKit's RoomService (lksdk's client
-// satisfies it); auth may be nil.
-func New(logger *slog.Logger, cfg Config, verifier Verifier, rs roomCreator, auth Authorizer) (*Service, error) {
+// New builds the service; it starts nothing.
+func New(logger *slog.Logger, cfg Config, deps Deps) (*Service, error) {
 	if cfg.RoomCacheTTL <= 0 {
 		cfg.RoomCacheTTL = 30 * time.Second
 	}
@@ -64,7 +76,10 @@ func New(logger *slog.Logger, cfg Config, verifier Verifier, rs roomCreator, aut
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.LiveKitURL == "" || verifier == nil || rs == nil {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LiveKitURL == "" || deps.Verifier == nil || deps.Rooms == nil {
 		return nil, errors.New("jwtservice: LiveKit URL, verifier and room service are required")
 	}
 	issuer, err := NewTokenIssuer(cfg.APIKey, cfg.APISecret, cfg.TokenTTL)
@@ -72,8 +87,8 @@ func New(logger *slog.Logger, cfg Config, verifier Verifier, rs roomCreator, aut
 		return nil, err
 	}
 	return &Service{
-		logger: logger, cfg: cfg, verifier: verifier, auth: auth, issuer: issuer,
-		rooms:   newRoomEnsurer(rs, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
+		logger: logger, cfg: cfg, verifier: deps.Verifier, auth: deps.Authorizer, webhooks: deps.Webhooks, issuer: issuer,
+		rooms:   newRoomEnsurer(deps.Rooms, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
 		limiter: newLimiter(cfg.RateLimit, cfg.Now),
 	}, nil
 }

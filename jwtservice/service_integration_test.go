@@ -43,7 +43,7 @@ func realServiceLogging(t *testing.T, env *testenv.Env, logs io.Writer, fullAcce
 	svc, err := New(logger, Config{
 		LiveKitURL: env.LKURL, APIKey: env.LKKey, APISecret: env.LKSecret, TokenTTL: time.Hour,
 		FullAccessHomeservers: fullAccess,
-	}, v, env.RoomService(), nil)
+	}, Deps{Verifier: v, Rooms: env.RoomService()})
 	if err != nil {
 		t.Fatal(err)
 	}

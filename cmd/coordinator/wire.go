@@ -56,7 +56,7 @@ func newJWTParts(cfg *Config, logger *slog.Logger) (*jwtParts, error) {
 		TokenTTL:              cfg.LiveKit.TokenTTL,
 		FullAccessHomeservers: cfg.LiveKit.FullAccessHomeservers,
 		RateLimit:             jwtservice.RateLimit{Rate: cfg.HTTP.RateLimit, Burst: cfg.HTTP.RateBurst},
-	}, verifier, rs, nil)
+	}, jwtservice.Deps{Verifier: verifier, Rooms: rs})
 	if err != nil {
 		_ = verifier.Close()
 		return nil, err

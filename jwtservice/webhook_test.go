@@ -61,8 +61,8 @@ func TestWebhookSignatureVerified(t *testing.T) {
 
 	forged := []*http.Request{
 		httptest.NewRequest(http.MethodPost, "/sfu_webhook", strings.NewReader(body)), // unsigned
-		signedWebhook(t, "devkey", "not-the-secret", body),                           // wrong secret
-		signedWebhook(t, "otherkey", "devsecret", body),                              // unknown key
+		signedWebhook(t, "devkey", "not-the-secret", body),                            // wrong secret
+		signedWebhook(t, "otherkey", "devsecret", body),                               // unknown key
 	}
 	tampered := signedWebhook(t, "devkey", "devsecret", body)
 	tampered.Body = httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Replace(body, "r1", "r2", 1))).Body

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
@@ -198,4 +200,65 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// TestRealLiveKitWebhooksVerified: the real livekit-server, configured by
+// scripts/testenv to post webhooks to the service port, delivers signed
+// participant events that the service accepts.
+func TestRealLiveKitWebhooksVerified(t *testing.T) {
+	env := testenv.Require(t)
+	sink := &recordingSink{}
+	v, err := openid.New(nil, openid.Config{HomeserverURLs: map[string]string{env.ServerName: env.HSURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	svc, err := New(nil, Config{
+		LiveKitURL: env.LKURL, APIKey: env.LKKey, APISecret: env.LKSecret, TokenTTL: time.Hour,
+		FullAccessHomeservers: []string{env.ServerName},
+	}, Deps{Verifier: v, Rooms: env.RoomService(), Webhooks: []WebhookSink{sink}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+env.Var("SWB_SERVICE_PORT"))
+	if err != nil {
+		t.Fatalf("service port: %v", err)
+	}
+	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	room := "webhook-test-" + time.Now().Format("150405.000000")
+	if _, err := env.RoomService().CreateRoom(t.Context(), &livekit.CreateRoomRequest{Name: room, EmptyTimeout: 5}); err != nil {
+		t.Fatal(err)
+	}
+	iss, _ := NewTokenIssuer(env.LKKey, env.LKSecret, time.Hour)
+	jwtTok, _ := iss.Issue("@hook:localhost:DEV", room)
+	r, err := lksdk.ConnectToRoomWithToken(env.LKURL, jwtTok, &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// participant_joined comes once the participant is active; leaving
+	// before that is reported as participant_connection_aborted instead.
+	waitForEvent(t, sink, room, "participant_joined")
+	r.Disconnect()
+	waitForEvent(t, sink, room, "participant_left")
+}
+
+// waitForEvent waits for a verified webhook event about @hook:localhost:DEV.
+func waitForEvent(t *testing.T, sink *recordingSink, room, kind string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, ev := range sink.all() {
+			if ev.GetEvent() == kind && ev.GetRoom().GetName() == room && ev.GetParticipant().GetIdentity() == "@hook:localhost:DEV" {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, ev := range sink.all() {
+		t.Logf("event %s room=%q participant=%q", ev.GetEvent(), ev.GetRoom().GetName(), ev.GetParticipant().GetIdentity())
+	}
+	t.Fatalf("no verified %s from LiveKit", kind)
 }

@@ -24,10 +24,7 @@ func DecodeTokenRequest(r io.Reader) (*TokenRequest, error) {
 		"claimed_device_id": &req.Member.ClaimedDeviceID}); err != nil {
 		return nil, err
 	}
-	if req.OpenID, err = parseOpenID(o); err != nil {
-		return nil, err
-	}
-	if req.Delay, err = parseDelay(o); err != nil {
+	if req.OpenID, req.Delay, err = parseCommon(o); err != nil {
 		return nil, err
 	}
 	switch {
@@ -40,7 +37,8 @@ func DecodeTokenRequest(r io.Reader) (*TokenRequest, error) {
 	case req.Delay.partial():
 		return nil, ErrMissingDelay
 	}
-	if err := req.checkIdentifiers(); err != nil {
+	if err := checkRequest(req.OpenID.AccessToken, req.RoomID, req.SlotID, req.Member.ID, req.Member.ClaimedUserID,
+		req.Member.ClaimedDeviceID, req.OpenID.MatrixServerName, req.Delay.ID); err != nil {
 		return nil, err
 	}
 	return &req, nil
@@ -69,10 +67,7 @@ func DecodeLegacyRequest(r io.Reader) (*LegacyRequest, error) {
 	if err := o.fields(map[string]*string{"room": &req.Room, "device_id": &req.DeviceID}); err != nil {
 		return nil, err
 	}
-	if req.OpenID, err = parseOpenID(o); err != nil {
-		return nil, err
-	}
-	if req.Delay, err = parseDelay(o); err != nil {
+	if req.OpenID, req.Delay, err = parseCommon(o); err != nil {
 		return nil, err
 	}
 	switch {
@@ -83,21 +78,28 @@ func DecodeLegacyRequest(r io.Reader) (*LegacyRequest, error) {
 	case req.Delay.partial():
 		return nil, ErrMissingDelay
 	}
-	if err := checkIdentifiers(maxIDBytes, req.Room, req.DeviceID, req.OpenID.MatrixServerName, req.Delay.ID); err != nil {
+	if err := checkRequest(req.OpenID.AccessToken, req.Room, req.DeviceID, req.OpenID.MatrixServerName, req.Delay.ID); err != nil {
 		return nil, err
-	}
-	if err := checkIdentifiers(maxTokenBytes, req.OpenID.AccessToken); err != nil {
-		return nil, fmt.Errorf("access token: %w", err)
 	}
 	return &req, nil
 }
 
-func (req *TokenRequest) checkIdentifiers() error {
-	if err := checkIdentifiers(maxIDBytes, req.RoomID, req.SlotID, req.Member.ID, req.Member.ClaimedUserID,
-		req.Member.ClaimedDeviceID, req.OpenID.MatrixServerName, req.Delay.ID); err != nil {
+// parseCommon reads the fields every token request has.
+func parseCommon(o object) (OpenIDToken, Delay, error) {
+	tok, err := parseOpenID(o)
+	if err != nil {
+		return tok, Delay{}, err
+	}
+	d, err := parseDelay(o)
+	return tok, d, err
+}
+
+// checkRequest bounds a request's identifiers and its access token.
+func checkRequest(accessToken string, ids ...string) error {
+	if err := checkIdentifiers(maxIDBytes, ids...); err != nil {
 		return err
 	}
-	if err := checkIdentifiers(maxTokenBytes, req.OpenID.AccessToken); err != nil {
+	if err := checkIdentifiers(maxTokenBytes, accessToken); err != nil {
 		return fmt.Errorf("access token: %w", err)
 	}
 	return nil

@@ -23,6 +23,8 @@ var (
 	ErrDelegationNotAllowed = errors.New("delayed-event delegation needs a full-access homeserver")
 	ErrDelegationForbidden  = errors.New("delayed-event delegation needs a full-access homeserver (delegate endpoint)")
 	ErrCSAPIUnresolvable    = errors.New("client-server API of the homeserver could not be resolved")
+	ErrBadDelegation        = errors.New("delayed-event delegation refused")
+	ErrTooManyDelegations   = errors.New("too many delegated delayed events")
 	ErrCreateRoom           = errors.New("LiveKit refused to create the room")
 	ErrLiveKitUnreachable   = errors.New("LiveKit unreachable")
 	ErrRateLimited          = errors.New("rate limited")
@@ -57,6 +59,8 @@ var errorTable = []struct {
 	{ErrDelegationNotAllowed, matrixError{http.StatusBadRequest, "M_BAD_JSON", "Delegation of delayed events is only supported for full access users"}},
 	{ErrDelegationForbidden, matrixError{http.StatusForbidden, "M_FORBIDDEN", "Delegation of delayed events is only supported for full access users"}},
 	{ErrCSAPIUnresolvable, matrixError{http.StatusBadRequest, "M_BAD_JSON", "Unable to resolve client-server API"}},
+	{ErrBadDelegation, matrixError{http.StatusBadRequest, "M_BAD_JSON", "Invalid delayed event parameters"}},
+	{ErrTooManyDelegations, matrixError{http.StatusServiceUnavailable, "M_UNKNOWN", "Too many delegated delayed events"}},
 	{ErrCreateRoom, matrixError{http.StatusInternalServerError, "M_UNKNOWN", "Unable to create room on SFU"}},
 	{ErrLiveKitUnreachable, matrixError{http.StatusServiceUnavailable, "M_UNKNOWN", "Unable to create room on SFU: LiveKit is unreachable"}},
 	{ErrRateLimited, matrixError{http.StatusTooManyRequests, "M_LIMIT_EXCEEDED", "Too many requests"}},

@@ -51,6 +51,11 @@ type Deps struct {
 	Rooms      RoomService   // required
 	Authorizer Authorizer    // optional: nil allows everyone
 	Webhooks   []WebhookSink // optional: receivers of verified LiveKit webhooks
+	// CSAPI and DelayedLeaves together enable delegation of delayed leave
+	// events (MSC4140) for full-access users; without them such requests
+	// are refused as unresolvable.
+	CSAPI         CSAPIResolver
+	DelayedLeaves DelayedLeaves
 }
 
 // Service answers token requests and LiveKit webhooks.
@@ -60,6 +65,8 @@ type Service struct {
 	verifier Verifier
 	auth     Authorizer
 	webhooks []WebhookSink
+	csapi    CSAPIResolver
+	delayed  DelayedLeaves
 	issuer   *TokenIssuer
 	rooms    *roomEnsurer
 	limiter  *limiter
@@ -86,8 +93,13 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	webhooks := deps.Webhooks
+	if deps.DelayedLeaves != nil {
+		webhooks = append([]WebhookSink{delegationSink{deps.DelayedLeaves}}, webhooks...)
+	}
 	return &Service{
-		logger: logger, cfg: cfg, verifier: deps.Verifier, auth: deps.Authorizer, webhooks: deps.Webhooks, issuer: issuer,
+		logger: logger, cfg: cfg, verifier: deps.Verifier, auth: deps.Authorizer, webhooks: webhooks,
+		csapi: deps.CSAPI, delayed: deps.DelayedLeaves, issuer: issuer,
 		rooms:   newRoomEnsurer(deps.Rooms, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
 		limiter: newLimiter(cfg.RateLimit, cfg.Now),
 	}, nil
@@ -119,18 +131,29 @@ type tokenJob struct {
 	delay       Delay
 }
 
-// issue runs the checks shared by /get_token and /sfu/get, in the anchor's
-// order: OpenID, claimed user, delegation rights, our membership check, room
-// creation for full-access users, then the token.
-func (s *Service) issue(ctx context.Context, job tokenJob) (*grant, error) {
+// verify checks the OpenID token and, when the request names one, that the
+// claimed user is the verified one.
+func (s *Service) verify(ctx context.Context, tok OpenIDToken, claimedUser string) (string, error) {
 	userID, err := s.verifier.Verify(ctx, openid.Token{
-		AccessToken: job.openID.AccessToken, ServerName: job.openID.MatrixServerName, ExpiresIn: job.openID.ExpiresIn,
+		AccessToken: tok.AccessToken, ServerName: tok.MatrixServerName, ExpiresIn: tok.ExpiresIn,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		return "", fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
-	if job.claimedUser != "" && job.claimedUser != userID {
-		return nil, fmt.Errorf("%w: claimed user %s is not the verified %s", ErrUnauthorized, job.claimedUser, userID)
+	if claimedUser != "" && claimedUser != userID {
+		return "", fmt.Errorf("%w: claimed user %s is not the verified %s", ErrUnauthorized, claimedUser, userID)
+	}
+	return userID, nil
+}
+
+// issue runs the checks shared by /get_token and /sfu/get, in the anchor's
+// order: OpenID, claimed user, delegation rights, our membership check,
+// client-server API resolution for delegation, room creation for
+// full-access users, the token, and last the delegation itself.
+func (s *Service) issue(ctx context.Context, job tokenJob) (*grant, error) {
+	userID, err := s.verify(ctx, job.openID, job.claimedUser)
+	if err != nil {
+		return nil, err
 	}
 	full := s.isFullAccess(job.openID.MatrixServerName)
 	if job.delay.present() && !full {
@@ -141,14 +164,28 @@ func (s *Service) issue(ctx context.Context, job tokenJob) (*grant, error) {
 			return nil, err
 		}
 	}
+	var csapi string
+	if job.delay.present() {
+		if csapi, err = s.resolveDelegation(ctx, job.openID.MatrixServerName); err != nil {
+			return nil, err
+		}
+	}
 	if full {
 		if err := s.rooms.ensure(ctx, job.lkRoom); err != nil {
 			return nil, err
 		}
 	}
-	jwt, err := s.issuer.Issue(job.identity(userID), job.lkRoom)
+	identity := job.identity(userID)
+	jwt, err := s.issuer.Issue(identity, job.lkRoom)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	if job.delay.present() {
+		if err := s.delegate(ctx, csapi, delegationRequest{
+			serverName: job.openID.MatrixServerName, lkRoom: job.lkRoom, identity: identity, delay: job.delay,
+		}); err != nil {
+			return nil, err
+		}
 	}
 	return &grant{URL: s.cfg.LiveKitURL, JWT: jwt}, nil
 }

@@ -262,3 +262,15 @@ func waitForEvent(t *testing.T, sink *recordingSink, room, kind string) {
 	}
 	t.Fatalf("no verified %s from LiveKit", kind)
 }
+
+func decodeJSON(t *testing.T, res *http.Response, v any) {
+	t.Helper()
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("HTTP %d: %s", res.StatusCode, b)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}

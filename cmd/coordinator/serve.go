@@ -54,6 +54,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	defer srv.Close()
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return jwt.delayed.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
 	err = g.Wait()
 	logger.Info("switchboard stopped")

@@ -9,17 +9,23 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/switchboard-rtc/switchboard/jwtservice"
+	"github.com/switchboard-rtc/switchboard/jwtservice/delegation"
 	"github.com/switchboard-rtc/switchboard/jwtservice/openid"
 )
 
-// jwtParts are the components of the livekit_service_url.
+// jwtParts are the components of the livekit_service_url. delayed has a
+// Run loop; the others are passive.
 type jwtParts struct {
 	verifier *openid.Verifier
+	delayed  *delegation.Manager
 	service  *jwtservice.Service
 }
 
 // close releases what newJWTParts opened.
-func (p *jwtParts) close() { _ = p.verifier.Close() }
+func (p *jwtParts) close() {
+	_ = p.verifier.Close()
+	_ = p.delayed.Close()
+}
 
 // newJWTParts builds the OpenID verifier and the token service from the
 // validated configuration. Nothing is started.
@@ -49,6 +55,22 @@ func newJWTParts(cfg *Config, logger *slog.Logger) (*jwtParts, error) {
 		apiURL = cfg.LiveKit.URL
 	}
 	rs := lksdk.NewRoomServiceClient(apiURL, cfg.LiveKit.Key, cfg.LiveKit.Secret.Reveal())
+
+	// Delegated delayed leaves call the users' homeservers: through the same
+	// SSRF rules as the OpenID checks.
+	hc := openid.GuardedClient(ocfg)
+	delayed, err := delegation.New(logger.With("component", "delegation"), delegation.Config{
+		SanityCheckInterval: cfg.LiveKit.SanityCheckInterval,
+		RequestTimeout:      cfg.Matrix.RequestTimeout,
+	}, hc, rs)
+	if err != nil {
+		_ = verifier.Close()
+		return nil, fmt.Errorf("delegation: %w", err)
+	}
+	csapi := delegation.NewResolver(delegation.ResolverConfig{
+		Overrides: cfg.Matrix.HomeserverURLs, RequestTimeout: cfg.Matrix.RequestTimeout,
+		Logger: logger.With("component", "csapi"),
+	}, hc)
 	svc, err := jwtservice.New(logger.With("component", "jwtservice"), jwtservice.Config{
 		LiveKitURL:            cfg.LiveKit.URL,
 		APIKey:                cfg.LiveKit.Key,
@@ -56,10 +78,11 @@ func newJWTParts(cfg *Config, logger *slog.Logger) (*jwtParts, error) {
 		TokenTTL:              cfg.LiveKit.TokenTTL,
 		FullAccessHomeservers: cfg.LiveKit.FullAccessHomeservers,
 		RateLimit:             jwtservice.RateLimit{Rate: cfg.HTTP.RateLimit, Burst: cfg.HTTP.RateBurst},
-	}, jwtservice.Deps{Verifier: verifier, Rooms: rs})
+	}, jwtservice.Deps{Verifier: verifier, Rooms: rs, CSAPI: csapi, DelayedLeaves: delayed})
 	if err != nil {
 		_ = verifier.Close()
+		_ = delayed.Close()
 		return nil, err
 	}
-	return &jwtParts{verifier: verifier, service: svc}, nil
+	return &jwtParts{verifier: verifier, delayed: delayed, service: svc}, nil
 }

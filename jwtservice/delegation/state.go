@@ -2,18 +2,20 @@ package delegation
 
 import "fmt"
 
-// State is where a delegated job is in its lifecycle.
+// State is where a delegated job is in its lifecycle. transition is the
+// whole machine:
 //
-//	              Joined, Found                 Left, ConnAborted, Gone
-//	Waiting ─────────────────────▶ Connected ───────────────────────────▶ Disconnected ──Sent, SendFailed──▶ Done
-//	   │  └──────────────── WaitExpired ─────────────────────────────────────▲
-//	   │ ConnAborted                    │ RestartGone, RestartFailed
-//	   ▼                                ▼
-//	Aborted ◀───────────────────────────┘            (any live state) ──Replaced──▶ Replaced
+//	WaitingForInitialConnect ──Joined, Found──────────────▶ Connected
+//	WaitingForInitialConnect ──ConnAborted────────────────▶ Aborted
+//	WaitingForInitialConnect ──WaitExpired────────────────▶ Disconnected
+//	Connected                ──Left, ConnAborted, Gone────▶ Disconnected
+//	Connected                ──RestartGone, RestartFailed─▶ Aborted
+//	Disconnected             ──Sent, SendFailed───────────▶ Done
+//	any non-terminal state   ──Replaced───────────────────▶ Replaced
 //
 // Entering Connected restarts the delayed event at once and then every 80 %
 // of its timeout; entering Disconnected sends it. Done, Aborted and Replaced
-// are terminal: the job is gone from the table.
+// are terminal: the job leaves the table.
 type State int
 
 const (

@@ -3,7 +3,6 @@ package jwtservice
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -67,18 +66,12 @@ func TestRealDelegatedDelayedLeave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:"+env.Var("SWB_SERVICE_PORT"))
-	if err != nil {
-		t.Fatalf("service port: %v", err)
-	}
-	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	addr := serveOnServicePort(t, env, svc)
 
 	tok := env.OpenIDToken(t, alice)
 	body := fmt.Sprintf(`{"room_id":%q,"slot_id":"m.call#ROOM","member":{"id":"m1","claimed_user_id":%q,"claimed_device_id":%q},%s,"delay_id":%q,"delay_timeout":%d}`,
 		room, alice.ID, alice.Client.DeviceID, openIDJSON(tok.AccessToken, tok.MatrixServerName), leave.UnstableDelayID, delay.Milliseconds())
-	res, err := http.Post("http://"+ln.Addr().String()+"/get_token", "application/json", strings.NewReader(body))
+	res, err := http.Post("http://"+addr+"/get_token", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

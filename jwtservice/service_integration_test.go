@@ -220,13 +220,7 @@ func TestRealLiveKitWebhooksVerified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:"+env.Var("SWB_SERVICE_PORT"))
-	if err != nil {
-		t.Fatalf("service port: %v", err)
-	}
-	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	serveOnServicePort(t, env, svc)
 
 	room := "webhook-test-" + time.Now().Format("150405.000000")
 	if _, err := env.RoomService().CreateRoom(t.Context(), &livekit.CreateRoomRequest{Name: room, EmptyTimeout: 5}); err != nil {
@@ -273,4 +267,18 @@ func decodeJSON(t *testing.T, res *http.Response, v any) {
 	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// serveOnServicePort serves svc on the port scripts/testenv told LiveKit to
+// send its webhooks to, until the test ends, and returns the address.
+func serveOnServicePort(t *testing.T, env *testenv.Env, svc *Service) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:"+env.Var("SWB_SERVICE_PORT"))
+	if err != nil {
+		t.Fatalf("service port: %v", err)
+	}
+	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
 }

@@ -1,0 +1,116 @@
+package matrixbot
+
+import (
+	"fmt"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// Kind says what an Event carries.
+type Kind int
+
+const (
+	KindUnknown Kind = iota
+	// KindState is a room state event (Evt has a state key). Source says
+	// whether it came from the sync's state, state_after or timeline section.
+	KindState
+	// KindTimeline is a non-state room timeline event (or an MSC4354 sticky
+	// event, Source == SourceSticky).
+	KindTimeline
+	// KindToDevice is a to-device event, exactly as delivered (still
+	// encrypted for m.room.encrypted).
+	KindToDevice
+	// KindDeviceLists carries the sync's device_lists (changed/left users).
+	KindDeviceLists
+	// KindOTKCounts carries the one-time-key counts and unused fallback key
+	// types of the bot's device.
+	KindOTKCounts
+	// KindMembership is a change of the bot's own membership in RoomID
+	// (Membership: join, invite, leave or ban).
+	KindMembership
+	// KindSyncDone ends the events of one sync response; Batch is its
+	// next_batch token.
+	KindSyncDone
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindState:
+		return "state"
+	case KindTimeline:
+		return "timeline"
+	case KindToDevice:
+		return "to_device"
+	case KindDeviceLists:
+		return "device_lists"
+	case KindOTKCounts:
+		return "otk_counts"
+	case KindMembership:
+		return "membership"
+	case KindSyncDone:
+		return "sync_done"
+	default:
+		return fmt.Sprintf("Kind(%d)", int(k))
+	}
+}
+
+// Source says which part of a sync response a room event came from.
+type Source int
+
+const (
+	SourceUnknown    Source = iota
+	SourceState             // rooms.*.state: state before the timeline (delta, or full on an initial sync)
+	SourceStateAfter        // rooms.*.state_after (MSC4222): state after the timeline
+	SourceTimeline          // rooms.*.timeline
+	SourceSticky            // rooms.join.*.msc4354_sticky
+	SourceInvite            // rooms.invite.*.invite_state (stripped state)
+)
+
+func (s Source) String() string {
+	switch s {
+	case SourceState:
+		return "state"
+	case SourceStateAfter:
+		return "state_after"
+	case SourceTimeline:
+		return "timeline"
+	case SourceSticky:
+		return "sticky"
+	case SourceInvite:
+		return "invite_state"
+	default:
+		return fmt.Sprintf("Source(%d)", int(s))
+	}
+}
+
+// Event is one item of the Events stream. Which fields are set depends on Kind.
+type Event struct {
+	Kind   Kind
+	RoomID id.RoomID // KindState, KindTimeline, KindMembership
+	Source Source    // KindState, KindTimeline
+
+	// Evt is the Matrix event for KindState, KindTimeline and KindToDevice
+	// (RoomID filled in; content of known types parsed, custom types in
+	// Content.Raw/VeryRaw); for KindMembership the bot's m.room.member event
+	// when the sync included it (may be nil).
+	Evt *event.Event
+
+	// KindMembership: the bot's new membership, who caused it (inviter,
+	// kicker, banner; the bot itself for a join or a voluntary leave) and
+	// the reason given, if any.
+	Membership event.Membership
+	Sender     id.UserID
+	Reason     string
+
+	DeviceLists  *mautrix.DeviceLists // KindDeviceLists
+	OTKCounts    *mautrix.OTKCount    // KindOTKCounts
+	FallbackKeys []id.KeyAlgorithm    // KindOTKCounts: unused fallback key types
+
+	// KindSyncDone: the next_batch token and whether the response was an
+	// initial sync (no since token), whose state sections are a full
+	// snapshot of every joined room rather than a delta.
+	Batch   string
+	Initial bool
+}

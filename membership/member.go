@@ -50,10 +50,10 @@ type CallKey struct {
 
 // Focus is one transport (SFU or mesh) a member names.
 type Focus struct {
-	Type              string // "livekit" or "mesh"
-	LiveKitServiceURL string // livekit only
-	LiveKitAlias      string // livekit only (Famedly: required; MatrixRTC: optional)
-	FocusSelection    string // MatrixRTC focus_active only: "multi_sfu" or "oldest_membership"
+	Type              string `json:"type"`                          // "livekit" or "mesh"
+	LiveKitServiceURL string `json:"livekit_service_url,omitempty"` // livekit only
+	LiveKitAlias      string `json:"livekit_alias,omitempty"`       // livekit only (Famedly: required; MatrixRTC: optional)
+	FocusSelection    string `json:"focus_selection,omitempty"`     // MatrixRTC focus_active only
 }
 
 // Member is one device's membership in one call, whatever its dialect.

@@ -104,8 +104,12 @@ type Update struct {
 	Members []Member
 }
 
-// ingest is a batch of updates, applied in order.
-type ingest []Update
+// ingest is a batch of updates, applied in order. A full batch is a
+// snapshot: sources it does not mention no longer carry anyone.
+type ingest struct {
+	updates []Update
+	full    bool
+}
 
 // Ingest records that src now carries exactly members (none: a leave).
 func (t *Tracker) Ingest(ctx context.Context, src Source, members []Member) error {
@@ -116,11 +120,30 @@ func (t *Tracker) Ingest(ctx context.Context, src Source, members []Member) erro
 // blocks only while the tracker's queue is full, and returns ErrClosed once
 // the tracker stopped. The tracker keeps the slices: do not reuse them.
 func (t *Tracker) IngestBatch(ctx context.Context, updates []Update) error {
+	return t.send(ctx, ingest{updates: updates})
+}
+
+// IngestSnapshot is IngestBatch for a complete view (an initial sync):
+// members of sources it does not mention leave.
+func (t *Tracker) IngestSnapshot(ctx context.Context, updates []Update) error {
+	return t.send(ctx, ingest{updates: updates, full: true})
+}
+
+type forgetRoom id.RoomID
+
+// ForgetRoom drops every member of a room, as when the bot leaves it: the
+// coordinator no longer sees that room's state.
+func (t *Tracker) ForgetRoom(ctx context.Context, room id.RoomID) error {
+	return t.send(ctx, forgetRoom(room))
+}
+
+// send hands a message to Run.
+func (t *Tracker) send(ctx context.Context, msg any) error {
 	if t.stopped() {
 		return ErrClosed
 	}
 	select {
-	case t.in <- ingest(updates):
+	case t.in <- msg:
 		return nil
 	case <-t.done:
 		return ErrClosed
@@ -187,8 +210,12 @@ func (t *Tracker) Run(ctx context.Context) error {
 		case msg := <-t.in:
 			switch msg := msg.(type) {
 			case ingest:
-				for _, u := range msg {
-					t.apply(u.Source, u.Members)
+				t.applyBatch(msg)
+			case forgetRoom:
+				for src := range t.sources {
+					if src.Room == id.RoomID(msg) {
+						t.apply(src, nil)
+					}
 				}
 			case snapshotReq:
 				out := make([]Member, 0, len(t.members))
@@ -275,6 +302,24 @@ func containsID(ids []memberID, mid memberID) bool {
 		}
 	}
 	return false
+}
+
+func (t *Tracker) applyBatch(b ingest) {
+	for _, u := range b.updates {
+		t.apply(u.Source, u.Members)
+	}
+	if !b.full {
+		return
+	}
+	seen := make(map[Source]bool, len(b.updates))
+	for _, u := range b.updates {
+		seen[u.Source] = true
+	}
+	for src := range t.sources {
+		if !seen[src] {
+			t.apply(src, nil)
+		}
+	}
 }
 
 // expire removes every member whose time has come.

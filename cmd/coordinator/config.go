@@ -21,6 +21,13 @@ type Config struct {
 	Matrix  MatrixConfig  `yaml:"matrix"`
 	DataDir string        `yaml:"data_dir" doc:"Directory for persistent state (SQLite databases). Needed when the Matrix bot is configured."`
 	Calls   CallsConfig   `yaml:"calls"`
+	Admin   AdminConfig   `yaml:"admin"`
+}
+
+// AdminConfig guards the operators' API (/admin/v1/...).
+type AdminConfig struct {
+	Token     secret.Value `yaml:"token" doc:"Bearer token for /admin/v1/calls; the admin API is off when no token is set."`
+	TokenFile string       `yaml:"token_file" doc:"File holding the admin token."`
 }
 
 // LogConfig selects the slog handler.
@@ -72,6 +79,7 @@ type BotConfig struct {
 	AccessToken     secret.Value `yaml:"access_token" doc:"Access token to use instead of a password."`
 	AccessTokenFile string       `yaml:"access_token_file" doc:"File holding the access token."`
 	DeviceID        string       `yaml:"device_id" doc:"Device id to use; by default the one from the first login, kept in data_dir."`
+	AcceptInvites   []string     `yaml:"accept_invites_from" doc:"Whose room invites the bot accepts: user ids (@a:example.org), server names (example.org), or * for anyone. Default: users of matrix.server_name."`
 }
 
 // CallsConfig is the call policy: which calls the coordinator takes part in.

@@ -90,7 +90,10 @@ func (c *Config) validate() []error {
 		if c.DataDir == "" {
 			bad("data_dir", "required when the Matrix bot is configured")
 		}
-	} else if m.Bot != (BotConfig{}) {
+		if len(m.Bot.AcceptInvites) == 0 && m.ServerName != "" {
+			m.Bot.AcceptInvites = []string{m.ServerName}
+		}
+	} else if m.Bot.UserID != "" || !m.Bot.Password.IsZero() || !m.Bot.AccessToken.IsZero() {
 		bad("matrix.homeserver_url", "required when matrix.bot is configured")
 	}
 

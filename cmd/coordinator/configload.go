@@ -80,5 +80,8 @@ func resolveSecretFiles(cfg *Config) []error {
 	if s, ok := read("matrix.registration_shared_secret_file", m.RegistrationSecretFile); ok {
 		m.RegistrationSharedSecret = secret.Value(s)
 	}
+	if s, ok := read("admin.token_file", cfg.Admin.TokenFile); ok {
+		cfg.Admin.Token = secret.Value(s)
+	}
 	return errs
 }

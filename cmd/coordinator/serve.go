@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchboard-rtc/switchboard/internal/httpserve"
+	"github.com/switchboard-rtc/switchboard/membership"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -53,16 +55,31 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		return err
 	}
 	defer jwt.close()
+	runs := []func(context.Context) error{jwt.delayed.Run}
 
-	srv, err := httpserve.Listen(cfg.HTTP.Bind, jwt.service.Handler(), logger.With("component", "http"))
+	mux := http.NewServeMux()
+	mux.Handle("/", jwt.service.Handler())
+	if cfg.botEnabled() {
+		bp, err := newBotParts(cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer bp.close()
+		runs = append(runs, bp.runs()...)
+		mux.Handle("/admin/", membership.AdminHandler(bp.tracker, cfg.Admin.Token))
+	}
+
+	srv, err := httpserve.Listen(cfg.HTTP.Bind, mux, logger.With("component", "http"))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	runs = append(runs, srv.Run)
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return jwt.delayed.Run(gctx) })
-	g.Go(func() error { return srv.Run(gctx) })
+	for _, run := range runs {
+		g.Go(func() error { return run(gctx) })
+	}
 	err = g.Wait()
 	logger.Info("switchboard stopped")
 	return err
@@ -83,9 +100,7 @@ func logStartup(cfg *Config, logger *slog.Logger) {
 		logger.Warn("TLS verification of homeserver calls is OFF (LIVEKIT_INSECURE_SKIP_VERIFY_TLS); use only for testing")
 	}
 	if cfg.botEnabled() {
-		// Said plainly so nobody waits for the bot: the config is accepted
-		// and checked, but nothing in this build signs in yet.
-		logger.Warn("matrix bot configured but not started: this build serves the livekit_service_url only",
-			"homeserver", cfg.Matrix.HomeserverURL, "user_id", cfg.Matrix.Bot.UserID)
+		logger.Info("matrix bot configured", "homeserver", cfg.Matrix.HomeserverURL, "user_id", cfg.Matrix.Bot.UserID,
+			"data_dir", cfg.DataDir, "admin_api", !cfg.Admin.Token.IsZero())
 	}
 }

@@ -20,11 +20,22 @@ func startServe(t *testing.T, env map[string]string) (addr string, done <-chan e
 	env["SWITCHBOARD_LOG_FORMAT"] = "json"
 	pr, pw := io.Pipe()
 	result := make(chan error, 1)
+	finished := make(chan struct{})
 	go func() {
+		defer close(finished)
 		err := run(t.Context(), []string{"coordinator", "serve"}, envOf(env), io.Discard, pw)
 		pw.Close()
 		result <- err
 	}()
+	// The test's context ends before cleanups run: wait for serve to stop,
+	// so no test leaves a running coordinator to the next.
+	t.Cleanup(func() {
+		select {
+		case <-finished:
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop within 10 s of its context ending")
+		}
+	})
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/secret"
+	"github.com/switchboard-rtc/switchboard/internal/sharedsecret"
+	"github.com/switchboard-rtc/switchboard/internal/testenv"
+)
+
+// adminView is the part of GET /admin/v1/calls/{room} the tests read.
+type adminView struct {
+	Calls []struct {
+		CallID  string `json:"call_id"`
+		Members []struct {
+			UserID    string    `json:"user_id"`
+			DeviceID  string    `json:"device_id"`
+			Dialect   string    `json:"dialect"`
+			ExpiresAt time.Time `json:"expires_at"`
+		} `json:"members"`
+	} `json:"calls"`
+}
+
+func (v adminView) devices() []string {
+	var out []string
+	for _, c := range v.Calls {
+		for _, m := range c.Members {
+			out = append(out, m.Dialect+"/"+m.DeviceID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestBotTracksMembershipsFromOutside runs the whole coordinator with its
+// bot on the real Synapse and watches the tracker through the admin API, as
+// an operator would: joins in both dialects, a leave, and an expiry that
+// comes by timer within a second of its time with no further event.
+func TestBotTracksMembershipsFromOutside(t *testing.T) {
+	env := testenv.Require(t)
+	botLocal := "switchboard-" + strings.ToLower(rand.Text()[:8])
+	botPass := secret.Value(rand.Text())
+	if _, err := sharedsecret.Register(t.Context(), env.HTTPClient(), env.HSURL, env.SharedSecret, botLocal, botPass, false); err != nil {
+		t.Fatal(err)
+	}
+	botID := id.NewUserID(botLocal, env.ServerName)
+	cfg := minimalEnv()
+	for k, v := range map[string]string{
+		"SWITCHBOARD_MATRIX_HOMESERVER_URL": env.HSURL, "SWITCHBOARD_MATRIX_SERVER_NAME": env.ServerName,
+		"SWITCHBOARD_MATRIX_BOT_USER_ID": botID.String(), "SWITCHBOARD_MATRIX_BOT_PASSWORD": botPass.Reveal(),
+		"SWITCHBOARD_DATA_DIR": t.TempDir(), "SWITCHBOARD_ADMIN_TOKEN": "admintoken",
+		"LIVEKIT_URL": env.LKURL, "LIVEKIT_KEY": env.LKKey, "LIVEKIT_SECRET": env.LKSecret.Reveal(),
+	} {
+		cfg[k] = v
+	}
+	addr, _ := startServe(t, cfg)
+
+	alice := env.RegisterUser(t, "alice")
+	bob := env.RegisterUser(t, "bob")
+	room := env.CreateRoom(t, alice, bob)
+	if _, err := alice.Client.InviteUser(t.Context(), room, &mautrix.ReqInviteUser{UserID: botID}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "bot joined the room", func() bool {
+		members, err := alice.Client.JoinedMembers(t.Context(), room)
+		return err == nil && hasKey(members.Joined, botID)
+	})
+
+	view := func() adminView {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/admin/v1/calls/"+room.String(), nil)
+		req.Header.Set("Authorization", "Bearer admintoken")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var v adminView
+		if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&v) != nil {
+			t.Fatalf("admin API: HTTP %d", res.StatusCode)
+		}
+		return v
+	}
+
+	// Alice joins (Famedly), expiring soon; Bob joins (MatrixRTC session).
+	expiry := time.Now().Add(4 * time.Second)
+	famedly := map[string]any{"memberships": []any{map[string]any{
+		"call_id": "", "application": "m.call", "scope": "m.room",
+		"foci_active": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL, "livekit_alias": room.String()}},
+		"device_id": "ALICEDEV", "expires_ts": expiry.Add(-6 * time.Minute).UnixMilli(), "membershipID": "m-alice",
+	}}}
+	if _, err := alice.Client.SendStateEvent(t.Context(), room, testenv.FamedlyCallMember, alice.ID.String(), famedly); err != nil {
+		t.Fatal(err)
+	}
+	bobKey := fmt.Sprintf("_%s_%s_m.call", bob.ID, "BOBDEV")
+	session := map[string]any{"application": "m.call", "call_id": "", "scope": "m.room", "device_id": "BOBDEV",
+		"focus_active": map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
+		"foci_preferred": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL}}}
+	if _, err := bob.Client.SendStateEvent(t.Context(), room, testenv.MatrixRTCCallMember, bobKey, session); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "both members in the admin API", func() bool {
+		return slices.Equal(view().devices(), []string{"famedly/ALICEDEV", "matrixrtc/BOBDEV"})
+	})
+
+	// Bob leaves (empty content): gone.
+	if _, err := bob.Client.SendStateEvent(t.Context(), room, testenv.MatrixRTCCallMember, bobKey, map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "bob's leave", func() bool {
+		return slices.Equal(view().devices(), []string{"famedly/ALICEDEV"})
+	})
+
+	// Alice's membership expires by itself: no event is sent.
+	waitFor(t, time.Until(expiry)+5*time.Second, "alice's expiry", func() bool { return len(view().devices()) == 0 })
+	if late := time.Since(expiry); late > time.Second {
+		t.Fatalf("expiry reported %s after its time", late)
+	}
+}
+
+func hasKey[K comparable, V any](m map[K]V, k K) bool { _, ok := m[k]; return ok }
+
+func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,115 @@
+package membership
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/secret"
+)
+
+// AdminHandler serves the operators' view of the tracker:
+// GET /admin/v1/calls (every room) and GET /admin/v1/calls/{roomId}, behind
+// a bearer token. With no token it serves nothing (404), so the API is off.
+func AdminHandler(t *Tracker, token secret.Value) http.Handler {
+	mux := http.NewServeMux()
+	if token.IsZero() {
+		return mux
+	}
+	auth := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token.Reveal())) != 1 {
+				adminJSON(w, http.StatusUnauthorized, map[string]string{"errcode": "M_UNAUTHORIZED", "error": "admin token required"})
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("GET /admin/v1/calls", auth(func(w http.ResponseWriter, r *http.Request) {
+		serveCalls(w, r, t, "")
+	}))
+	mux.HandleFunc("GET /admin/v1/calls/{roomId}", auth(func(w http.ResponseWriter, r *http.Request) {
+		serveCalls(w, r, t, id.RoomID(r.PathValue("roomId")))
+	}))
+	return mux
+}
+
+// Admin view types: stable JSON for operators and tests.
+type (
+	adminRoom struct {
+		RoomID id.RoomID   `json:"room_id"`
+		Calls  []adminCall `json:"calls"`
+	}
+	adminCall struct {
+		Application string        `json:"application"`
+		CallID      string        `json:"call_id"`
+		Scope       string        `json:"scope"`
+		Members     []adminMember `json:"members"`
+	}
+	adminMember struct {
+		UserID       id.UserID   `json:"user_id"`
+		DeviceID     id.DeviceID `json:"device_id"`
+		Dialect      string      `json:"dialect"`
+		MembershipID string      `json:"membership_id"`
+		Identity     string      `json:"livekit_identity"`
+		Foci         []Focus     `json:"foci"`
+		ExpiresAt    time.Time   `json:"expires_at"`
+	}
+)
+
+func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, only id.RoomID) {
+	members, err := t.Snapshot(r.Context())
+	if err != nil {
+		adminJSON(w, http.StatusServiceUnavailable, map[string]string{"errcode": "M_UNKNOWN", "error": "tracker not running"})
+		return
+	}
+	rooms := map[id.RoomID]map[CallKey][]adminMember{}
+	for _, m := range members {
+		if only != "" && m.Call.Room != only {
+			continue
+		}
+		if rooms[m.Call.Room] == nil {
+			rooms[m.Call.Room] = map[CallKey][]adminMember{}
+		}
+		foci := m.ActiveFoci
+		if len(foci) == 0 {
+			foci = m.Preferred
+		}
+		rooms[m.Call.Room][m.Call] = append(rooms[m.Call.Room][m.Call], adminMember{
+			UserID: m.UserID, DeviceID: m.DeviceID, Dialect: m.Dialect.String(), MembershipID: m.MembershipID,
+			Identity: m.Identity(), Foci: foci, ExpiresAt: m.ExpiresAt.UTC(),
+		})
+	}
+	out := make([]adminRoom, 0, len(rooms))
+	for room, calls := range rooms {
+		ar := adminRoom{RoomID: room}
+		for key, ms := range calls {
+			sort.Slice(ms, func(i, j int) bool { return ms[i].Identity < ms[j].Identity })
+			ar.Calls = append(ar.Calls, adminCall{Application: key.Application, CallID: key.CallID, Scope: key.Scope, Members: ms})
+		}
+		sort.Slice(ar.Calls, func(i, j int) bool { return ar.Calls[i].CallID < ar.Calls[j].CallID })
+		out = append(out, ar)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].RoomID < out[j].RoomID })
+	if only != "" {
+		if len(out) == 0 {
+			adminJSON(w, http.StatusOK, adminRoom{RoomID: only, Calls: []adminCall{}})
+			return
+		}
+		adminJSON(w, http.StatusOK, out[0])
+		return
+	}
+	adminJSON(w, http.StatusOK, map[string]any{"rooms": out})
+}
+
+func adminJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

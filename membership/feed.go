@@ -1,0 +1,125 @@
+package membership
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+
+	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
+)
+
+// Feed turns the bot's sync stream into tracker updates: each call-member
+// state event (either dialect) or sticky member event is decoded, refused
+// entries are logged with their reason, and one sync batch becomes one
+// tracker batch (a snapshot when the sync was initial).
+type Feed struct {
+	logger  *slog.Logger
+	tracker *Tracker
+}
+
+// NewFeed returns a feed into tracker.
+func NewFeed(logger *slog.Logger, tracker *Tracker) *Feed {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Feed{logger: logger, tracker: tracker}
+}
+
+// Run consumes events until the channel closes or ctx ends.
+func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
+	var batch []Update
+	for {
+		var ev matrixbot.Event
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok = <-events:
+			if !ok {
+				return nil
+			}
+		}
+		switch ev.Kind {
+		case matrixbot.KindState, matrixbot.KindTimeline:
+			if u, ok := f.decode(ev); ok {
+				batch = append(batch, u)
+			}
+		case matrixbot.KindMembership:
+			if ev.Membership == event.MembershipLeave || ev.Membership == event.MembershipBan {
+				if err := f.tracker.ForgetRoom(ctx, ev.RoomID); err != nil {
+					return ignoreClosed(err)
+				}
+			}
+		case matrixbot.KindSyncDone:
+			var err error
+			if ev.Initial {
+				err = f.tracker.IngestSnapshot(ctx, batch)
+			} else if len(batch) > 0 {
+				err = f.tracker.IngestBatch(ctx, batch)
+			}
+			if err != nil {
+				return ignoreClosed(err)
+			}
+			batch = nil
+		}
+	}
+}
+
+// decode reads one event into an update, or reports that it is not a
+// call-member event.
+func (f *Feed) decode(ev matrixbot.Event) (Update, bool) {
+	e := ev.Evt
+	if e == nil {
+		return Update{}, false
+	}
+	room := ev.RoomID
+	content := e.Content.VeryRaw
+	origin := time.UnixMilli(e.Timestamp)
+	switch {
+	case e.Type.Type == FamedlyEventType && e.StateKey != nil:
+		members, refused := ParseFamedly(room, e.Sender, *e.StateKey, content)
+		f.logRefused(ev, refused...)
+		return Update{Source: Source{Room: room, EventType: FamedlyEventType, StateKey: *e.StateKey}, Members: members}, true
+	case e.Type.Type == MatrixRTCEventType && e.StateKey != nil:
+		m, err := ParseMatrixRTC(room, e.Sender, *e.StateKey, content, origin)
+		f.logRefused(ev, err)
+		return Update{Source: Source{Room: room, EventType: MatrixRTCEventType, StateKey: *e.StateKey}, Members: one(m)}, true
+	case e.Type.Type == RTCStickyEventType && ev.Source == matrixbot.SourceSticky:
+		// The server's remaining TTL if it sent one, else the event's own.
+		ttl := e.Unsigned.StickyDurationTTL.Duration
+		if ttl <= 0 {
+			ttl = e.Sticky.GetDuration()
+		}
+		m, err := ParseRTCSticky(room, e.Sender, content, origin, ttl)
+		f.logRefused(ev, err)
+		if m == nil {
+			return Update{}, false
+		}
+		return Update{Source: Source{Room: room, EventType: RTCStickyEventType, StateKey: string(e.Sender) + "|" + m.StateKey}, Members: one(m)}, true
+	}
+	return Update{}, false
+}
+
+func (f *Feed) logRefused(ev matrixbot.Event, errs ...error) {
+	for _, err := range errs {
+		if err != nil {
+			f.logger.Info("call membership refused", "room", ev.RoomID, "sender", ev.Evt.Sender, "event_id", ev.Evt.ID, "reason", err.Error())
+		}
+	}
+}
+
+func one(m *Member) []Member {
+	if m == nil {
+		return nil
+	}
+	return []Member{*m}
+}
+
+func ignoreClosed(err error) error {
+	if err == ErrClosed || err == context.Canceled {
+		return nil
+	}
+	return err
+}

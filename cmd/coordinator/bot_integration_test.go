@@ -96,14 +96,14 @@ func TestBotTracksMembershipsFromOutside(t *testing.T) {
 	famedly := map[string]any{"memberships": []any{map[string]any{
 		"call_id": "", "application": "m.call", "scope": "m.room",
 		"foci_active": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL, "livekit_alias": room.String()}},
-		"device_id": "ALICEDEV", "expires_ts": expiry.Add(-6 * time.Minute).UnixMilli(), "membershipID": "m-alice",
+		"device_id":   "ALICEDEV", "expires_ts": expiry.Add(-6 * time.Minute).UnixMilli(), "membershipID": "m-alice",
 	}}}
 	if _, err := alice.Client.SendStateEvent(t.Context(), room, testenv.FamedlyCallMember, alice.ID.String(), famedly); err != nil {
 		t.Fatal(err)
 	}
 	bobKey := fmt.Sprintf("_%s_%s_m.call", bob.ID, "BOBDEV")
 	session := map[string]any{"application": "m.call", "call_id": "", "scope": "m.room", "device_id": "BOBDEV",
-		"focus_active": map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
+		"focus_active":   map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
 		"foci_preferred": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL}}}
 	if _, err := bob.Client.SendStateEvent(t.Context(), room, testenv.MatrixRTCCallMember, bobKey, session); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -298,7 +299,7 @@ func (s *syncer) handle(ctx context.Context, resp *mautrix.RespSync) error {
 			return err
 		}
 	}
-	if s.lastOTK == nil || *s.lastOTK != resp.DeviceOTKCount || !sameKeys(s.lastFB, resp.FallbackKeys) {
+	if s.lastOTK == nil || *s.lastOTK != resp.DeviceOTKCount || !slices.Equal(s.lastFB, resp.FallbackKeys) {
 		otk := resp.DeviceOTKCount
 		if err := s.emit(ctx, Event{Kind: KindOTKCounts, OTKCounts: &otk, FallbackKeys: resp.FallbackKeys}); err != nil {
 			return err
@@ -331,18 +332,6 @@ func (s *syncer) handle(ctx context.Context, resp *mautrix.RespSync) error {
 		return err
 	}
 	return s.act(ctx)
-}
-
-func sameKeys(a, b []id.KeyAlgorithm) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *syncer) handleInvites(ctx context.Context, rooms map[id.RoomID]*mautrix.SyncInvitedRoom) error {

@@ -133,3 +133,12 @@ func TestEveryFieldDocumented(t *testing.T) {
 		seen[f.env] = true
 	}
 }
+
+// TestDeployExampleConfigIsValid keeps the admins' example config true.
+func TestDeployExampleConfigIsValid(t *testing.T) {
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"coordinator", "check-config", "--config", "../../deploy/switchboard/config.yaml"}, envOf(minimalEnv()), &out, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+}

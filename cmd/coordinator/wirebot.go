@@ -32,7 +32,7 @@ func newBotParts(cfg *Config, logger *slog.Logger) (*botParts, error) {
 			policy.AllowServers = append(policy.AllowServers, who)
 		}
 	}
-	bot, err := matrixbot.New(logger.With("component", "matrixbot"), matrixbot.Config{
+	bot, err := matrixbot.New(logger, matrixbot.Config{
 		HomeserverURL: cfg.Matrix.HomeserverURL, UserID: id.UserID(b.UserID),
 		Password: b.Password, AccessToken: b.AccessToken, DeviceID: id.DeviceID(b.DeviceID),
 		DataDir: cfg.DataDir, Invites: policy,

@@ -19,7 +19,8 @@ var (
 	ErrLegacyMissingOpenID  = errors.New("openid_token field missing (legacy)")
 	ErrBadIdentifier        = errors.New("identifier too long or not printable")
 	ErrUnauthorized         = errors.New("openid token not verified")
-	ErrNotRoomMember        = errors.New("user not allowed in this room")
+	ErrNotRoomMember        = errors.New("user not joined to the room")
+	ErrRoomNotServed        = errors.New("the coordinator is not in the room")
 	ErrDelegationNotAllowed = errors.New("delayed-event delegation needs a full-access homeserver")
 	ErrDelegationForbidden  = errors.New("delayed-event delegation needs a full-access homeserver (delegate endpoint)")
 	ErrCSAPIUnresolvable    = errors.New("client-server API of the homeserver could not be resolved")
@@ -55,7 +56,8 @@ var errorTable = []struct {
 	{ErrLegacyMissingOpenID, matrixError{http.StatusBadRequest, "M_BAD_JSON", "Missing OpenID token parameters"}},
 	{ErrBadIdentifier, matrixError{http.StatusBadRequest, "M_BAD_JSON", "The request body has an identifier that is too long or not printable"}},
 	{ErrUnauthorized, matrixError{http.StatusUnauthorized, "M_UNAUTHORIZED", "The request could not be authorised."}},
-	{ErrNotRoomMember, matrixError{http.StatusForbidden, "M_FORBIDDEN", "You are not allowed to join this call"}},
+	{ErrNotRoomMember, matrixError{http.StatusForbidden, "M_FORBIDDEN", "You are not a member of this room, so you cannot join its call"}},
+	{ErrRoomNotServed, matrixError{http.StatusForbidden, "M_FORBIDDEN", "This service only serves calls in rooms its bot is in: invite the bot to the room"}},
 	{ErrDelegationNotAllowed, matrixError{http.StatusBadRequest, "M_BAD_JSON", "Delegation of delayed events is only supported for full access users"}},
 	{ErrDelegationForbidden, matrixError{http.StatusForbidden, "M_FORBIDDEN", "Delegation of delayed events is only supported for full access users"}},
 	{ErrCSAPIUnresolvable, matrixError{http.StatusBadRequest, "M_BAD_JSON", "Unable to resolve client-server API"}},

@@ -2,10 +2,12 @@ package membership
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
 )
@@ -17,19 +19,21 @@ import (
 type Feed struct {
 	logger  *slog.Logger
 	tracker *Tracker
+	roster  *Roster
 }
 
-// NewFeed returns a feed into tracker.
-func NewFeed(logger *slog.Logger, tracker *Tracker) *Feed {
+// NewFeed returns a feed into tracker and roster (who is joined where).
+func NewFeed(logger *slog.Logger, tracker *Tracker, roster *Roster) *Feed {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Feed{logger: logger, tracker: tracker}
+	return &Feed{logger: logger, tracker: tracker, roster: roster}
 }
 
 // Run consumes events until the channel closes or ctx ends.
 func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
 	var batch []Update
+	var joins []MemberChange
 	for {
 		var ev matrixbot.Event
 		var ok bool
@@ -43,16 +47,21 @@ func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
 		}
 		switch ev.Kind {
 		case matrixbot.KindState, matrixbot.KindTimeline:
-			if u, ok := f.decode(ev); ok {
+			if c, ok := roomMember(ev); ok {
+				joins = append(joins, c)
+			} else if u, ok := f.decode(ev); ok {
 				batch = append(batch, u)
 			}
 		case matrixbot.KindMembership:
 			if ev.Membership == event.MembershipLeave || ev.Membership == event.MembershipBan {
+				f.roster.forget(ev.RoomID)
 				if err := f.tracker.ForgetRoom(ctx, ev.RoomID); err != nil {
 					return ignoreClosed(err)
 				}
 			}
 		case matrixbot.KindSyncDone:
+			f.roster.apply(joins, ev.Initial)
+			joins = nil
 			var err error
 			if ev.Initial {
 				err = f.tracker.IngestSnapshot(ctx, batch)
@@ -100,6 +109,21 @@ func (f *Feed) decode(ev matrixbot.Event) (Update, bool) {
 		return Update{Source: Source{Room: room, EventType: RTCStickyEventType, StateKey: string(e.Sender) + "|" + m.StateKey}, Members: one(m)}, true
 	}
 	return Update{}, false
+}
+
+// roomMember reads an m.room.member state event of a room the bot is in
+// (invites carry stripped state of rooms it is not in: skipped).
+func roomMember(ev matrixbot.Event) (MemberChange, bool) {
+	e := ev.Evt
+	if ev.Kind != matrixbot.KindState || ev.Source == matrixbot.SourceInvite || e == nil ||
+		e.Type != event.StateMember || e.StateKey == nil {
+		return MemberChange{}, false
+	}
+	var c struct {
+		Membership string `json:"membership"`
+	}
+	_ = json.Unmarshal(e.Content.VeryRaw, &c) // anything unreadable counts as not joined
+	return MemberChange{Room: ev.RoomID, User: id.UserID(*e.StateKey), Joined: c.Membership == string(event.MembershipJoin)}, true
 }
 
 func (f *Feed) logRefused(ev matrixbot.Event, errs ...error) {

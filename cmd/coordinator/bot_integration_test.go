@@ -48,33 +48,12 @@ func (v adminView) devices() []string {
 // comes by timer within a second of its time with no further event.
 func TestBotTracksMembershipsFromOutside(t *testing.T) {
 	env := testenv.Require(t)
-	botLocal := "switchboard-" + strings.ToLower(rand.Text()[:8])
-	botPass := secret.Value(rand.Text())
-	if _, err := sharedsecret.Register(t.Context(), env.HTTPClient(), env.HSURL, env.SharedSecret, botLocal, botPass, false); err != nil {
-		t.Fatal(err)
-	}
-	botID := id.NewUserID(botLocal, env.ServerName)
-	cfg := minimalEnv()
-	for k, v := range map[string]string{
-		"SWITCHBOARD_MATRIX_HOMESERVER_URL": env.HSURL, "SWITCHBOARD_MATRIX_SERVER_NAME": env.ServerName,
-		"SWITCHBOARD_MATRIX_BOT_USER_ID": botID.String(), "SWITCHBOARD_MATRIX_BOT_PASSWORD": botPass.Reveal(),
-		"SWITCHBOARD_DATA_DIR": t.TempDir(), "SWITCHBOARD_ADMIN_TOKEN": "admintoken",
-		"LIVEKIT_URL": env.LKURL, "LIVEKIT_KEY": env.LKKey, "LIVEKIT_SECRET": env.LKSecret.Reveal(),
-	} {
-		cfg[k] = v
-	}
-	addr, _ := startServe(t, cfg)
+	addr, botID := startBotCoordinator(t, env, nil)
 
 	alice := env.RegisterUser(t, "alice")
 	bob := env.RegisterUser(t, "bob")
 	room := env.CreateRoom(t, alice, bob)
-	if _, err := alice.Client.InviteUser(t.Context(), room, &mautrix.ReqInviteUser{UserID: botID}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "bot joined the room", func() bool {
-		members, err := alice.Client.JoinedMembers(t.Context(), room)
-		return err == nil && hasKey(members.Joined, botID)
-	})
+	inviteBot(t, alice, room, botID)
 
 	view := func() adminView {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/admin/v1/calls/"+room.String(), nil)
@@ -137,5 +116,80 @@ func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startBotCoordinator registers a bot user and runs the whole coordinator
+// with it against the test environment; extra adds environment variables.
+func startBotCoordinator(t *testing.T, env *testenv.Env, extra map[string]string) (addr string, botID id.UserID) {
+	t.Helper()
+	botLocal := "switchboard-" + strings.ToLower(rand.Text()[:8])
+	botPass := secret.Value(rand.Text())
+	if _, err := sharedsecret.Register(t.Context(), env.HTTPClient(), env.HSURL, env.SharedSecret, botLocal, botPass, false); err != nil {
+		t.Fatal(err)
+	}
+	botID = id.NewUserID(botLocal, env.ServerName)
+	cfg := minimalEnv()
+	for k, v := range map[string]string{
+		"SWITCHBOARD_MATRIX_HOMESERVER_URL": env.HSURL, "SWITCHBOARD_MATRIX_SERVER_NAME": env.ServerName,
+		"SWITCHBOARD_MATRIX_BOT_USER_ID": botID.String(), "SWITCHBOARD_MATRIX_BOT_PASSWORD": botPass.Reveal(),
+		"SWITCHBOARD_DATA_DIR": t.TempDir(), "SWITCHBOARD_ADMIN_TOKEN": "admintoken",
+		"LIVEKIT_URL": env.LKURL, "LIVEKIT_KEY": env.LKKey, "LIVEKIT_SECRET": env.LKSecret.Reveal(),
+		"LIVEKIT_FULL_ACCESS_HOMESERVERS": env.ServerName,
+		"LIVEKIT_CS_API_URL_OVERRIDES":    env.ServerName + "=" + env.HSURL,
+	} {
+		cfg[k] = v
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	addr, _ = startServe(t, cfg)
+	return addr, botID
+}
+
+// inviteBot invites the bot and waits until it has joined.
+func inviteBot(t *testing.T, inviter *testenv.User, room id.RoomID, botID id.UserID) {
+	t.Helper()
+	if _, err := inviter.Client.InviteUser(t.Context(), room, &mautrix.ReqInviteUser{UserID: botID}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "bot joined the room", func() bool {
+		members, err := inviter.Client.JoinedMembers(t.Context(), room)
+		return err == nil && hasKey(members.Joined, botID)
+	})
+}
+
+// TestRequireRoomMembership: with matrix.require_room_membership on, only
+// users joined to the room get a token, and rooms without the bot are
+// refused with a 403 that says to invite it.
+func TestRequireRoomMembership(t *testing.T) {
+	env := testenv.Require(t)
+	addr, botID := startBotCoordinator(t, env, map[string]string{"SWITCHBOARD_MATRIX_REQUIRE_ROOM_MEMBERSHIP": "true"})
+	alice := env.RegisterUser(t, "alice")
+	carol := env.RegisterUser(t, "carol")
+	room := env.CreateRoom(t, alice)
+	inviteBot(t, alice, room, botID)
+	botless := env.CreateRoom(t, alice)
+
+	sfuGet := func(u *testenv.User, room id.RoomID) (int, string) {
+		tok := env.OpenIDToken(t, u)
+		body := fmt.Sprintf(`{"room":%q,"device_id":"D","openid_token":{"access_token":%q,"matrix_server_name":%q}}`,
+			room, tok.AccessToken, tok.MatrixServerName)
+		res, err := http.Post("http://"+addr+"/sfu/get", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]string
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, out["errcode"] + " " + out["error"]
+	}
+	// The roster is filled by the bot's sync: wait for alice to be seen.
+	waitFor(t, 10*time.Second, "alice allowed", func() bool { code, _ := sfuGet(alice, room); return code == 200 })
+	if code, msg := sfuGet(carol, room); code != 403 || !strings.Contains(msg, "not a member") {
+		t.Errorf("non-member: %d %s", code, msg)
+	}
+	if code, msg := sfuGet(alice, botless); code != 403 || !strings.Contains(msg, "invite the bot") {
+		t.Errorf("room without the bot: %d %s", code, msg)
 	}
 }

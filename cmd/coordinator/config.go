@@ -66,6 +66,7 @@ type MatrixConfig struct {
 	CAFile                   string            `yaml:"ca_file" doc:"PEM bundle of CAs trusted for homeserver TLS instead of the system roots."`
 	OpenIDCacheTTL           time.Duration     `yaml:"openid_cache_ttl" doc:"Longest time a verified OpenID token is cached (never past its expires_in)."`
 	RequestTimeout           time.Duration     `yaml:"request_timeout" doc:"Bound on each call to a homeserver (OpenID checks, discovery)."`
+	RequireRoomMembership    bool              `yaml:"require_room_membership" doc:"Issue LiveKit tokens only to users joined to the Matrix room of the call (the bot must be in the room). Needs the bot."`
 	Bot                      BotConfig         `yaml:"bot"`
 	RegistrationSharedSecret secret.Value      `yaml:"registration_shared_secret" doc:"Synapse registration shared secret, for development: lets the coordinator register its bot and test users."`
 	RegistrationSecretFile   string            `yaml:"registration_shared_secret_file" doc:"File holding the registration shared secret."`

@@ -93,6 +93,8 @@ func (c *Config) validate() []error {
 		if len(m.Bot.AcceptInvites) == 0 && m.ServerName != "" {
 			m.Bot.AcceptInvites = []string{m.ServerName}
 		}
+	} else if m.RequireRoomMembership {
+		bad("matrix.require_room_membership", "needs the Matrix bot (matrix.homeserver_url and matrix.bot)")
 	} else if m.Bot.UserID != "" || !m.Bot.Password.IsZero() || !m.Bot.AccessToken.IsZero() {
 		bad("matrix.homeserver_url", "required when matrix.bot is configured")
 	}

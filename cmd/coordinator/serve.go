@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchboard-rtc/switchboard/internal/httpserve"
+	"github.com/switchboard-rtc/switchboard/jwtservice"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -50,15 +51,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	logStartup(cfg, logger)
 
-	jwt, err := newJWTParts(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer jwt.close()
-	runs := []func(context.Context) error{jwt.delayed.Run}
-
+	var runs []func(context.Context) error
 	mux := http.NewServeMux()
-	mux.Handle("/", jwt.service.Handler())
+	var auth jwtservice.Authorizer
 	if cfg.botEnabled() {
 		bp, err := newBotParts(cfg, logger)
 		if err != nil {
@@ -67,7 +62,18 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		defer bp.close()
 		runs = append(runs, bp.runs()...)
 		mux.Handle("/admin/", membership.AdminHandler(bp.tracker, cfg.Admin.Token))
+		if cfg.Matrix.RequireRoomMembership {
+			auth = roomAuthorizer{bp.roster}
+		}
 	}
+
+	jwt, err := newJWTParts(cfg, logger, auth)
+	if err != nil {
+		return err
+	}
+	defer jwt.close()
+	runs = append(runs, jwt.delayed.Run)
+	mux.Handle("/", jwt.service.Handler())
 
 	srv, err := httpserve.Listen(cfg.HTTP.Bind, mux, logger.With("component", "http"))
 	if err != nil {

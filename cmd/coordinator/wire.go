@@ -29,7 +29,7 @@ func (p *jwtParts) close() {
 
 // newJWTParts builds the OpenID verifier and the token service from the
 // validated configuration. Nothing is started.
-func newJWTParts(cfg *Config, logger *slog.Logger) (*jwtParts, error) {
+func newJWTParts(cfg *Config, logger *slog.Logger, auth jwtservice.Authorizer) (*jwtParts, error) {
 	ocfg := openid.Config{
 		HomeserverURLs:        cfg.Matrix.HomeserverURLs,
 		InsecureSkipVerifyTLS: cfg.LiveKit.InsecureSkipVerifyTLS,
@@ -78,7 +78,7 @@ func newJWTParts(cfg *Config, logger *slog.Logger) (*jwtParts, error) {
 		TokenTTL:              cfg.LiveKit.TokenTTL,
 		FullAccessHomeservers: cfg.LiveKit.FullAccessHomeservers,
 		RateLimit:             jwtservice.RateLimit{Rate: cfg.HTTP.RateLimit, Burst: cfg.HTTP.RateBurst},
-	}, jwtservice.Deps{Verifier: verifier, Rooms: rs, CSAPI: csapi, DelayedLeaves: delayed})
+	}, jwtservice.Deps{Verifier: verifier, Rooms: rs, CSAPI: csapi, DelayedLeaves: delayed, Authorizer: auth})
 	if err != nil {
 		_ = verifier.Close()
 		_ = delayed.Close()

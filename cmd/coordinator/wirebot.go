@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
+	"github.com/switchboard-rtc/switchboard/jwtservice"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -16,6 +18,7 @@ import (
 type botParts struct {
 	bot     *matrixbot.Bot
 	tracker *membership.Tracker
+	roster  *membership.Roster
 	feed    *membership.Feed
 }
 
@@ -41,7 +44,26 @@ func newBotParts(cfg *Config, logger *slog.Logger) (*botParts, error) {
 		return nil, err
 	}
 	tracker := membership.NewTracker(logger.With("component", "membership"), nil)
-	return &botParts{bot: bot, tracker: tracker, feed: membership.NewFeed(logger.With("component", "membership"), tracker)}, nil
+	roster := membership.NewRoster()
+	return &botParts{bot: bot, tracker: tracker, roster: roster,
+		feed: membership.NewFeed(logger.With("component", "membership"), tracker, roster)}, nil
+}
+
+// roomAuthorizer gives tokens only to users joined to the call's Matrix
+// room, as the bot sees it (matrix.require_room_membership).
+type roomAuthorizer struct{ roster *membership.Roster }
+
+var _ jwtservice.Authorizer = roomAuthorizer{}
+
+func (a roomAuthorizer) Authorize(_ context.Context, userID, roomID string) error {
+	room := id.RoomID(roomID)
+	if !a.roster.Knows(room) {
+		return fmt.Errorf("%w: %s", jwtservice.ErrRoomNotServed, roomID)
+	}
+	if !a.roster.Joined(room, id.UserID(userID)) {
+		return fmt.Errorf("%w: %s in %s", jwtservice.ErrNotRoomMember, userID, roomID)
+	}
+	return nil
 }
 
 // runs lists the loops to start.

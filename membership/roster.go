@@ -1,0 +1,69 @@
+package membership
+
+import (
+	"sync"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// Roster knows who is joined to each room the bot is in, from m.room.member
+// state. The feed is its only writer; token requests read it, so it is
+// guarded by a RWMutex rather than owned by a goroutine.
+type Roster struct {
+	mu    sync.RWMutex
+	rooms map[id.RoomID]map[id.UserID]bool
+}
+
+// NewRoster returns an empty roster.
+func NewRoster() *Roster { return &Roster{rooms: map[id.RoomID]map[id.UserID]bool{}} }
+
+// MemberChange is one m.room.member state event.
+type MemberChange struct {
+	Room   id.RoomID
+	User   id.UserID
+	Joined bool
+}
+
+// apply records changes; with full set, it first forgets everything (an
+// initial sync's complete state).
+func (r *Roster) apply(changes []MemberChange, full bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if full {
+		clear(r.rooms)
+	}
+	for _, c := range changes {
+		users := r.rooms[c.Room]
+		if users == nil {
+			users = map[id.UserID]bool{}
+			r.rooms[c.Room] = users
+		}
+		if c.Joined {
+			users[c.User] = true
+		} else {
+			delete(users, c.User)
+		}
+	}
+}
+
+// forget drops a room the bot left.
+func (r *Roster) forget(room id.RoomID) {
+	r.mu.Lock()
+	delete(r.rooms, room)
+	r.mu.Unlock()
+}
+
+// Knows reports whether the bot sees the room's members.
+func (r *Roster) Knows(room id.RoomID) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.rooms[room]
+	return ok
+}
+
+// Joined reports whether user is joined to room.
+func (r *Roster) Joined(room id.RoomID, user id.UserID) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.rooms[room][user]
+}

@@ -71,11 +71,33 @@ type Tracker struct {
 	done   chan struct{}
 	once   sync.Once
 
-	// Owned by Run.
+	// Owned by Run. State is split per room: many small maps grow far more
+	// cheaply than two huge ones with wide keys.
+	rooms  map[id.RoomID]*roomState
+	expiry expiryHeap
+	subs   []*subscriber
+}
+
+type roomState struct {
 	members map[memberID]*tracked
 	sources map[Source][]memberID
-	expiry  expiryHeap
-	subs    []*subscriber
+}
+
+// room returns the state of room r, creating it.
+func (t *Tracker) room(r id.RoomID) *roomState {
+	rs := t.rooms[r]
+	if rs == nil {
+		rs = &roomState{members: map[memberID]*tracked{}, sources: map[Source][]memberID{}}
+		t.rooms[r] = rs
+	}
+	return rs
+}
+
+// dropIfEmpty forgets a room with nothing left in it.
+func (t *Tracker) dropIfEmpty(r id.RoomID, rs *roomState) {
+	if len(rs.members) == 0 && len(rs.sources) == 0 {
+		delete(t.rooms, r)
+	}
 }
 
 type tracked struct {
@@ -94,7 +116,7 @@ func NewTracker(logger *slog.Logger, clock Clock) *Tracker {
 	}
 	return &Tracker{
 		logger: logger, clock: clock, in: make(chan any, 1024), done: make(chan struct{}),
-		members: map[memberID]*tracked{}, sources: map[Source][]memberID{},
+		rooms: map[id.RoomID]*roomState{},
 	}
 }
 
@@ -212,14 +234,14 @@ func (t *Tracker) Run(ctx context.Context) error {
 			case ingest:
 				t.applyBatch(msg)
 			case forgetRoom:
-				for src := range t.sources {
-					if src.Room == id.RoomID(msg) {
+				if rs := t.rooms[id.RoomID(msg)]; rs != nil {
+					for src := range rs.sources {
 						t.apply(src, nil)
 					}
 				}
 			case snapshotReq:
-				out := make([]Member, 0, len(t.members))
-				for _, tr := range t.members {
+				out := make([]Member, 0, len(t.expiry))
+				for _, tr := range t.expiry {
 					out = append(out, tr.m)
 				}
 				msg.reply <- out
@@ -264,19 +286,20 @@ func (t *Tracker) apply(src Source, members []Member) {
 		next = append(next, mid)
 		live = append(live, m)
 	}
-	for _, mid := range t.sources[src] {
+	rs := t.room(src.Room)
+	for _, mid := range rs.sources[src] {
 		if !containsID(next, mid) {
-			if tr, ok := t.members[mid]; ok && tr.source == src {
-				t.remove(mid, tr)
+			if tr, ok := rs.members[mid]; ok && tr.source == src {
+				t.remove(rs, mid, tr)
 				t.emit(Change{Kind: Left, Member: tr.m, At: now})
 			}
 		}
 	}
 	for i, mid := range next {
 		m := live[i]
-		if tr, ok := t.members[mid]; ok {
+		if tr, ok := rs.members[mid]; ok {
 			if tr.source != src { // the member moved to another event (e.g. state key form changed)
-				t.sources[tr.source] = without(t.sources[tr.source], mid)
+				rs.sources[tr.source] = without(rs.sources[tr.source], mid)
 			}
 			tr.m, tr.source = m, src
 			heap.Fix(&t.expiry, tr.index)
@@ -284,15 +307,16 @@ func (t *Tracker) apply(src Source, members []Member) {
 			continue
 		}
 		tr := &tracked{m: m, source: src}
-		t.members[mid] = tr
+		rs.members[mid] = tr
 		heap.Push(&t.expiry, tr)
 		t.emit(Change{Kind: Joined, Member: m, At: now})
 	}
 	if len(next) == 0 {
-		delete(t.sources, src)
+		delete(rs.sources, src)
 	} else {
-		t.sources[src] = next
+		rs.sources[src] = next
 	}
+	t.dropIfEmpty(src.Room, rs)
 }
 
 func containsID(ids []memberID, mid memberID) bool {
@@ -315,9 +339,11 @@ func (t *Tracker) applyBatch(b ingest) {
 	for _, u := range b.updates {
 		seen[u.Source] = true
 	}
-	for src := range t.sources {
-		if !seen[src] {
-			t.apply(src, nil)
+	for _, rs := range t.rooms {
+		for src := range rs.sources {
+			if !seen[src] {
+				t.apply(src, nil)
+			}
 		}
 	}
 }
@@ -328,18 +354,20 @@ func (t *Tracker) expire() {
 	for len(t.expiry) > 0 && !t.expiry[0].m.ExpiresAt.After(now) {
 		tr := t.expiry[0]
 		mid := idOf(tr.m)
-		t.remove(mid, tr)
-		t.sources[tr.source] = without(t.sources[tr.source], mid)
-		if len(t.sources[tr.source]) == 0 {
-			delete(t.sources, tr.source)
+		rs := t.room(tr.source.Room)
+		t.remove(rs, mid, tr)
+		rs.sources[tr.source] = without(rs.sources[tr.source], mid)
+		if len(rs.sources[tr.source]) == 0 {
+			delete(rs.sources, tr.source)
 		}
+		t.dropIfEmpty(tr.source.Room, rs)
 		t.logger.Debug("membership expired", "room", tr.m.Call.Room, "user", tr.m.UserID, "device", tr.m.DeviceID)
 		t.emit(Change{Kind: Expired, Member: tr.m, At: now})
 	}
 }
 
-func (t *Tracker) remove(mid memberID, tr *tracked) {
-	delete(t.members, mid)
+func (t *Tracker) remove(rs *roomState, mid memberID, tr *tracked) {
+	delete(rs.members, mid)
 	if tr.index >= 0 {
 		heap.Remove(&t.expiry, tr.index)
 	}

@@ -1,7 +1,6 @@
 package membership
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"log/slog"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/timeheap"
 )
 
 // ErrClosed is returned by calls on a tracker that has stopped.
@@ -74,7 +75,7 @@ type Tracker struct {
 	// Owned by Run. State is split per room: many small maps grow far more
 	// cheaply than two huge ones with wide keys.
 	rooms  map[id.RoomID]*roomState
-	expiry expiryHeap
+	expiry timeheap.Heap[*tracked]
 	subs   []*subscriber
 }
 
@@ -103,7 +104,7 @@ func (t *Tracker) dropIfEmpty(r id.RoomID, rs *roomState) {
 type tracked struct {
 	m      Member
 	source Source
-	index  int // in expiry heap, -1 when not there
+	entry  *timeheap.Entry[*tracked] // its place in the expiry heap
 }
 
 // NewTracker returns a tracker; it does nothing until Run.
@@ -216,8 +217,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 	}()
 	for {
 		// Arm the timer for the earliest expiry.
-		if len(t.expiry) > 0 && !t.expiry[0].m.ExpiresAt.Equal(armed) {
-			armed = t.expiry[0].m.ExpiresAt
+		if first := t.expiry.Peek(); first != nil && !first.At.Equal(armed) {
+			armed = first.At
 			timer.Stop()
 			timer.Reset(max(armed.Sub(t.clock.Now()), 0))
 		}
@@ -240,10 +241,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 					}
 				}
 			case snapshotReq:
-				out := make([]Member, 0, len(t.expiry))
-				for _, tr := range t.expiry {
-					out = append(out, tr.m)
-				}
+				out := make([]Member, 0, t.expiry.Len())
+				t.expiry.All(func(e *timeheap.Entry[*tracked]) { out = append(out, e.Value.m) })
 				msg.reply <- out
 			case *subscriber:
 				t.subs = append(t.subs, msg)
@@ -302,13 +301,13 @@ func (t *Tracker) apply(src Source, members []Member) {
 				rs.sources[tr.source] = without(rs.sources[tr.source], mid)
 			}
 			tr.m, tr.source = m, src
-			heap.Fix(&t.expiry, tr.index)
+			t.expiry.Move(tr.entry, m.ExpiresAt)
 			t.emit(Change{Kind: Updated, Member: m, At: now})
 			continue
 		}
 		tr := &tracked{m: m, source: src}
+		tr.entry = t.expiry.Push(m.ExpiresAt, tr)
 		rs.members[mid] = tr
-		heap.Push(&t.expiry, tr)
 		t.emit(Change{Kind: Joined, Member: m, At: now})
 	}
 	if len(next) == 0 {
@@ -351,8 +350,8 @@ func (t *Tracker) applyBatch(b ingest) {
 // expire removes every member whose time has come.
 func (t *Tracker) expire() {
 	now := t.clock.Now()
-	for len(t.expiry) > 0 && !t.expiry[0].m.ExpiresAt.After(now) {
-		tr := t.expiry[0]
+	for e := t.expiry.Peek(); e != nil && !e.At.After(now); e = t.expiry.Peek() {
+		tr := e.Value
 		mid := idOf(tr.m)
 		rs := t.room(tr.source.Room)
 		t.remove(rs, mid, tr)
@@ -368,9 +367,7 @@ func (t *Tracker) expire() {
 
 func (t *Tracker) remove(rs *roomState, mid memberID, tr *tracked) {
 	delete(rs.members, mid)
-	if tr.index >= 0 {
-		heap.Remove(&t.expiry, tr.index)
-	}
+	t.expiry.Remove(tr.entry)
 }
 
 func without(ids []memberID, mid memberID) []memberID {
@@ -381,27 +378,4 @@ func without(ids []memberID, mid memberID) []memberID {
 		}
 	}
 	return out
-}
-
-// expiryHeap orders tracked members by expiry.
-type expiryHeap []*tracked
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].m.ExpiresAt.Before(h[j].m.ExpiresAt) }
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *expiryHeap) Push(x any) {
-	tr := x.(*tracked)
-	tr.index = len(*h)
-	*h = append(*h, tr)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	tr := old[len(old)-1]
-	old[len(old)-1] = nil
-	tr.index = -1
-	*h = old[:len(old)-1]
-	return tr
 }

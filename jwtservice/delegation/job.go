@@ -9,6 +9,8 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/twitchtv/twirp"
+
+	"github.com/switchboard-rtc/switchboard/internal/timeheap"
 )
 
 // op is the kind of call a result answers.
@@ -41,7 +43,7 @@ type job struct {
 	log    *slog.Logger
 
 	state    State
-	timers   [numTimers]*timer
+	timers   [numTimers]*timeheap.Entry[timer]
 	deadline time.Time // when the delayed event fires unless restarted
 	sendBy   time.Time // when send retries stop
 	pollWait backoffState

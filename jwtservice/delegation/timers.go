@@ -1,8 +1,9 @@
 package delegation
 
 import (
-	"container/heap"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/timeheap"
 )
 
 // timerKind names the one timer of each purpose a job may have pending.
@@ -16,54 +17,29 @@ const (
 	numTimers
 )
 
-// timer is one entry of the actor's timer heap.
+// timer names one pending timer: a job and its purpose.
 type timer struct {
-	at    time.Time
-	job   *job
-	kind  timerKind
-	index int // position in the heap, kept by timerHeap
+	job  *job
+	kind timerKind
 }
 
 // timerHeap orders all jobs' timers by due time, so the actor needs one
 // clock wait at a time however many jobs there are. Owned by the actor.
-type timerHeap []*timer
-
-func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h timerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *timerHeap) Push(x any) {
-	t := x.(*timer)
-	t.index = len(*h)
-	*h = append(*h, t)
-}
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	t.index = -1
-	return t
-}
+type timerHeap struct{ h timeheap.Heap[timer] }
 
 // set schedules j's timer of kind at at, replacing a pending one.
 func (h *timerHeap) set(j *job, kind timerKind, at time.Time) {
-	if t := j.timers[kind]; t != nil {
-		t.at = at
-		heap.Fix(h, t.index)
+	if e := j.timers[kind]; e != nil {
+		h.h.Move(e, at)
 		return
 	}
-	t := &timer{at: at, job: j, kind: kind}
-	j.timers[kind] = t
-	heap.Push(h, t)
+	j.timers[kind] = h.h.Push(at, timer{job: j, kind: kind})
 }
 
 // stop cancels j's timer of kind, if pending.
 func (h *timerHeap) stop(j *job, kind timerKind) {
-	if t := j.timers[kind]; t != nil {
-		heap.Remove(h, t.index)
+	if e := j.timers[kind]; e != nil {
+		h.h.Remove(e)
 		j.timers[kind] = nil
 	}
 }
@@ -77,20 +53,20 @@ func (h *timerHeap) stopAll(j *job) {
 
 // popDue removes and returns the earliest timer if it is due at now.
 func (h *timerHeap) popDue(now time.Time) *timer {
-	if len(*h) == 0 || (*h)[0].at.After(now) {
+	e := h.h.PopDue(now)
+	if e == nil {
 		return nil
 	}
-	t := heap.Pop(h).(*timer)
-	t.job.timers[t.kind] = nil
-	return t
+	e.Value.job.timers[e.Value.kind] = nil
+	return &e.Value
 }
 
 // next is the earliest due time, if any.
-func (h timerHeap) next() (time.Time, bool) {
-	if len(h) == 0 {
-		return time.Time{}, false
+func (h *timerHeap) next() (time.Time, bool) {
+	if e := h.h.Peek(); e != nil {
+		return e.At, true
 	}
-	return h[0].at, true
+	return time.Time{}, false
 }
 
 // Backoff is an exponential backoff with jitter: the n-th wait is

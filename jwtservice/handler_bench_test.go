@@ -34,8 +34,6 @@ func BenchmarkIssue(b *testing.B) {
 
 func newBenchService(b *testing.B) *Service {
 	b.Helper()
-	t := &testing.T{}
-	_ = t
 	s, err := New(nil, Config{
 		LiveKitURL: "wss://sfu.example.org", APIKey: "devkey", APISecret: "devsecret", TokenTTL: 3600e9,
 		FullAccessHomeservers: []string{"example.org"},

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/livekit/protocol/auth"
+
 	"github.com/switchboard-rtc/switchboard/internal/secret"
 	"github.com/switchboard-rtc/switchboard/jwtservice/openid"
 )
@@ -70,6 +72,7 @@ type Service struct {
 	issuer   *TokenIssuer
 	rooms    *roomEnsurer
 	limiter  *limiter
+	hookKeys auth.KeyProvider // verifies LiveKit webhook signatures
 }
 
 // New builds the service; it starts nothing.
@@ -100,8 +103,9 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*Service, error) {
 	return &Service{
 		logger: logger, cfg: cfg, verifier: deps.Verifier, auth: deps.Authorizer, webhooks: webhooks,
 		csapi: deps.CSAPI, delayed: deps.DelayedLeaves, issuer: issuer,
-		rooms:   newRoomEnsurer(deps.Rooms, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
-		limiter: newLimiter(cfg.RateLimit, cfg.Now),
+		rooms:    newRoomEnsurer(deps.Rooms, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
+		limiter:  newLimiter(cfg.RateLimit, cfg.Now),
+		hookKeys: auth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret.Reveal()),
 	}, nil
 }
 

@@ -7,11 +7,8 @@ import (
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
-	"github.com/switchboard-rtc/switchboard/internal/secret"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 )
-
-func secretOf(s string) secret.Value { return secret.Value(s) }
 
 // TestIssuedTokenJoinsRealLiveKit connects an lksdk participant to the real
 // livekit-server with a token minted by TokenIssuer, and sees it listed.

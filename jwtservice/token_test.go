@@ -7,6 +7,8 @@ import (
 
 	"github.com/livekit/protocol/auth"
 
+	"github.com/switchboard-rtc/switchboard/internal/secret"
+
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -96,3 +98,5 @@ func TestIssueMatchesLiveKitProtocol(t *testing.T) {
 		}
 	}
 }
+
+func secretOf(s string) secret.Value { return secret.Value(s) }

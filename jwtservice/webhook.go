@@ -3,7 +3,6 @@ package jwtservice
 import (
 	"net/http"
 
-	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/webhook"
 )
@@ -23,7 +22,7 @@ type WebhookSink interface {
 // is refused and logged.
 func (s *Service) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxWebhookBytes)
-	ev, err := webhook.ReceiveWebhookEvent(r, auth.NewSimpleKeyProvider(s.cfg.APIKey, s.cfg.APISecret.Reveal()))
+	ev, err := webhook.ReceiveWebhookEvent(r, s.hookKeys)
 	if err != nil {
 		s.logger.Warn("LiveKit webhook refused", "reason", err.Error(), "remote", r.RemoteAddr)
 		writeError(w, ErrUnauthorized)

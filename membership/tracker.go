@@ -77,18 +77,22 @@ type Tracker struct {
 	rooms  map[id.RoomID]*roomState
 	expiry timeheap.Heap[*tracked]
 	subs   []*subscriber
+	kept   []keptMember // apply's scratch, reused so that an event allocates nothing it does not keep
 }
 
 type roomState struct {
 	members map[memberID]*tracked
-	sources map[Source][]memberID
+	// sources holds the first member each source carries; the others follow
+	// through tracked.next. A source carries one member almost always, so a
+	// list threaded through the members costs no allocation of its own.
+	sources map[Source]*tracked
 }
 
 // room returns the state of room r, creating it.
 func (t *Tracker) room(r id.RoomID) *roomState {
 	rs := t.rooms[r]
 	if rs == nil {
-		rs = &roomState{members: map[memberID]*tracked{}, sources: map[Source][]memberID{}}
+		rs = &roomState{members: map[memberID]*tracked{}, sources: map[Source]*tracked{}}
 		t.rooms[r] = rs
 	}
 	return rs
@@ -101,10 +105,37 @@ func (t *Tracker) dropIfEmpty(r id.RoomID, rs *roomState) {
 	}
 }
 
+// unlink takes tr out of its source's list, dropping the source once empty.
+func (rs *roomState) unlink(tr *tracked) {
+	head := rs.sources[tr.source]
+	switch {
+	case head == tr && tr.next == nil:
+		delete(rs.sources, tr.source)
+	case head == tr:
+		rs.sources[tr.source] = tr.next
+	default:
+		for p := head; p != nil; p = p.next {
+			if p.next == tr {
+				p.next = tr.next
+				break
+			}
+		}
+	}
+	tr.next = nil
+}
+
 type tracked struct {
 	m      Member
 	source Source
-	entry  *timeheap.Entry[*tracked] // its place in the expiry heap
+	next   *tracked                 // the next member its source carries
+	entry  timeheap.Entry[*tracked] // its place in the expiry heap
+}
+
+// keptMember is a member of an update that counts: its id and its index in
+// the update.
+type keptMember struct {
+	id memberID
+	i  int
 }
 
 // NewTracker returns a tracker; it does nothing until Run.
@@ -180,23 +211,33 @@ type snapshotReq struct{ reply chan []Member }
 // Snapshot returns every live member, for the admin API and enforcement.
 func (t *Tracker) Snapshot(ctx context.Context) ([]Member, error) {
 	req := snapshotReq{reply: make(chan []Member, 1)}
-	if t.stopped() {
-		return nil, ErrClosed
+	return ask(ctx, t, req, req.reply)
+}
+
+// flushReq is closed by Run once it has handled every message sent before.
+type flushReq chan struct{}
+
+// flush waits until the tracker has applied everything sent before it: a
+// barrier for tests and benchmarks that costs no copy of the state.
+func (t *Tracker) flush(ctx context.Context) error {
+	req := make(flushReq)
+	_, err := ask(ctx, t, req, req)
+	return err
+}
+
+// ask sends msg to Run and waits for its answer on reply.
+func ask[R any](ctx context.Context, t *Tracker, msg any, reply <-chan R) (R, error) {
+	var zero R
+	if err := t.send(ctx, msg); err != nil {
+		return zero, err
 	}
 	select {
-	case t.in <- req:
+	case r := <-reply:
+		return r, nil
 	case <-t.done:
-		return nil, ErrClosed
+		return zero, ErrClosed
 	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case ms := <-req.reply:
-		return ms, nil
-	case <-t.done:
-		return nil, ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		return zero, ctx.Err()
 	}
 }
 
@@ -244,6 +285,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 				out := make([]Member, 0, t.expiry.Len())
 				t.expiry.All(func(e *timeheap.Entry[*tracked]) { out = append(out, e.Value.m) })
 				msg.reply <- out
+			case flushReq:
+				close(msg)
 			case *subscriber:
 				t.subs = append(t.subs, msg)
 				wg.Go(msg.pump)
@@ -272,55 +315,69 @@ func (t *Tracker) Close() error {
 
 // apply replaces a source's members and emits the differences. A source
 // carries few members (one per device of one user at most, capped by the
-// codecs), so plain slices beat maps here.
+// codecs), so plain lists beat maps here.
 func (t *Tracker) apply(src Source, members []Member) {
 	now := t.clock.Now()
-	next := make([]memberID, 0, len(members))
-	live := members[:0:0]
-	for _, m := range members {
-		mid := idOf(m)
-		if !m.ExpiresAt.After(now) || containsID(next, mid) {
+	kept := t.kept[:0]
+	for i := range members {
+		m := &members[i]
+		mid := idOf(*m)
+		if !m.ExpiresAt.After(now) || containsID(kept, mid) {
 			continue // already expired (never counted), or a duplicate entry
 		}
-		next = append(next, mid)
-		live = append(live, m)
+		kept = append(kept, keptMember{id: mid, i: i})
 	}
 	rs := t.room(src.Room)
-	for _, mid := range rs.sources[src] {
-		if !containsID(next, mid) {
-			if tr, ok := rs.members[mid]; ok && tr.source == src {
-				t.remove(rs, mid, tr)
-				t.emit(Change{Kind: Left, Member: tr.m, At: now})
-			}
+	for tr := rs.sources[src]; tr != nil; tr = tr.next {
+		if !containsID(kept, idOf(tr.m)) {
+			t.remove(rs, tr)
+			t.notify(Left, &tr.m, now)
 		}
 	}
-	for i, mid := range next {
-		m := live[i]
-		if tr, ok := rs.members[mid]; ok {
+	// Rebuild the source's list in the update's order.
+	var head *tracked
+	link := &head
+	for _, k := range kept {
+		m := &members[k.i]
+		tr := rs.members[k.id]
+		if tr != nil {
 			if tr.source != src { // the member moved to another event (e.g. state key form changed)
-				rs.sources[tr.source] = without(rs.sources[tr.source], mid)
+				rs.unlink(tr)
 			}
-			tr.m, tr.source = m, src
-			t.expiry.Move(tr.entry, m.ExpiresAt)
-			t.emit(Change{Kind: Updated, Member: m, At: now})
-			continue
+			tr.m, tr.source = *m, src
+			t.expiry.Move(&tr.entry, m.ExpiresAt)
+			t.notify(Updated, m, now)
+		} else {
+			tr = &tracked{m: *m, source: src}
+			tr.entry.Value = tr
+			t.expiry.Schedule(&tr.entry, m.ExpiresAt)
+			rs.members[k.id] = tr
+			t.notify(Joined, m, now)
 		}
-		tr := &tracked{m: m, source: src}
-		tr.entry = t.expiry.Push(m.ExpiresAt, tr)
-		rs.members[mid] = tr
-		t.emit(Change{Kind: Joined, Member: m, At: now})
+		*link = tr
+		link = &tr.next
 	}
-	if len(next) == 0 {
+	*link = nil
+	if head == nil {
 		delete(rs.sources, src)
 	} else {
-		rs.sources[src] = next
+		rs.sources[src] = head
 	}
 	t.dropIfEmpty(src.Room, rs)
+	clear(kept) // hold no strings between calls
+	t.kept = kept[:0]
 }
 
-func containsID(ids []memberID, mid memberID) bool {
-	for _, x := range ids {
-		if x == mid {
+// notify emits a change; with no subscriber it costs nothing.
+func (t *Tracker) notify(kind ChangeKind, m *Member, at time.Time) {
+	if len(t.subs) > 0 {
+		t.emit(Change{Kind: kind, Member: *m, At: at})
+	}
+}
+
+func containsID(kept []keptMember, mid memberID) bool {
+	for _, k := range kept {
+		if k.id == mid {
 			return true
 		}
 	}
@@ -352,30 +409,17 @@ func (t *Tracker) expire() {
 	now := t.clock.Now()
 	for e := t.expiry.Peek(); e != nil && !e.At.After(now); e = t.expiry.Peek() {
 		tr := e.Value
-		mid := idOf(tr.m)
-		rs := t.room(tr.source.Room)
-		t.remove(rs, mid, tr)
-		rs.sources[tr.source] = without(rs.sources[tr.source], mid)
-		if len(rs.sources[tr.source]) == 0 {
-			delete(rs.sources, tr.source)
-		}
+		rs := t.rooms[tr.source.Room]
+		t.remove(rs, tr)
+		rs.unlink(tr)
 		t.dropIfEmpty(tr.source.Room, rs)
 		t.logger.Debug("membership expired", "room", tr.m.Call.Room, "user", tr.m.UserID, "device", tr.m.DeviceID)
-		t.emit(Change{Kind: Expired, Member: tr.m, At: now})
+		t.notify(Expired, &tr.m, now)
 	}
 }
 
-func (t *Tracker) remove(rs *roomState, mid memberID, tr *tracked) {
-	delete(rs.members, mid)
-	t.expiry.Remove(tr.entry)
-}
-
-func without(ids []memberID, mid memberID) []memberID {
-	out := ids[:0]
-	for _, x := range ids {
-		if x != mid {
-			out = append(out, x)
-		}
-	}
-	return out
+// remove forgets a member; its source's list is the caller's to fix.
+func (t *Tracker) remove(rs *roomState, tr *tracked) {
+	delete(rs.members, idOf(tr.m))
+	t.expiry.Remove(&tr.entry)
 }

@@ -8,15 +8,17 @@ import (
 	"time"
 )
 
-// Entry is one scheduled value. Keep the pointer to move or remove it.
+// Entry is one scheduled value. Keep the pointer to move or remove it. The
+// zero Entry is not scheduled, so a caller may embed one in its own record
+// and Schedule it, saving an allocation per value.
 type Entry[T any] struct {
 	At    time.Time
 	Value T
-	index int // position in the heap; -1 once removed
+	pos   int // 1 + position in the heap; 0 when not in it
 }
 
-// Scheduled reports whether the entry is still in its heap.
-func (e *Entry[T]) Scheduled() bool { return e.index >= 0 }
+// Scheduled reports whether the entry is in its heap.
+func (e *Entry[T]) Scheduled() bool { return e.pos > 0 }
 
 // Heap is a min-heap of entries by At. The zero value is empty and ready.
 // It is not safe for concurrent use: one owner uses it.
@@ -27,21 +29,32 @@ func (h *Heap[T]) Len() int { return len(h.q) }
 
 // Push schedules v at at.
 func (h *Heap[T]) Push(at time.Time, v T) *Entry[T] {
-	e := &Entry[T]{At: at, Value: v}
-	heap.Push(&h.q, e)
+	e := &Entry[T]{Value: v}
+	h.Schedule(e, at)
 	return e
+}
+
+// Schedule puts e, with its Value set by the caller, in the heap at at; an
+// entry already scheduled is moved there instead.
+func (h *Heap[T]) Schedule(e *Entry[T], at time.Time) {
+	if e.Scheduled() {
+		h.Move(e, at)
+		return
+	}
+	e.At = at
+	heap.Push(&h.q, e)
 }
 
 // Move reschedules a scheduled entry to at.
 func (h *Heap[T]) Move(e *Entry[T], at time.Time) {
 	e.At = at
-	heap.Fix(&h.q, e.index)
+	heap.Fix(&h.q, e.pos-1)
 }
 
 // Remove unschedules e; removing an entry that is not scheduled does nothing.
 func (h *Heap[T]) Remove(e *Entry[T]) {
 	if e.Scheduled() {
-		heap.Remove(&h.q, e.index)
+		heap.Remove(&h.q, e.pos-1)
 	}
 }
 
@@ -69,25 +82,25 @@ func (h *Heap[T]) All(f func(*Entry[T])) {
 	}
 }
 
-// queue implements heap.Interface and keeps each entry's index.
+// queue implements heap.Interface and keeps each entry's position.
 type queue[T any] []*Entry[T]
 
 func (q queue[T]) Len() int           { return len(q) }
 func (q queue[T]) Less(i, j int) bool { return q[i].At.Before(q[j].At) }
 func (q queue[T]) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
-	q[i].index, q[j].index = i, j
+	q[i].pos, q[j].pos = i+1, j+1
 }
 func (q *queue[T]) Push(x any) {
 	e := x.(*Entry[T])
-	e.index = len(*q)
 	*q = append(*q, e)
+	e.pos = len(*q)
 }
 func (q *queue[T]) Pop() any {
 	old := *q
 	e := old[len(old)-1]
 	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
-	e.index = -1
+	e.pos = 0
 	return e
 }

@@ -31,3 +31,29 @@ func TestHeapOrderMoveRemove(t *testing.T) {
 		t.Fatalf("order %v", got)
 	}
 }
+
+// TestScheduleEmbedded: a zero Entry embedded in a caller's record is not
+// scheduled until Schedule, and a second Schedule moves it.
+func TestScheduleEmbedded(t *testing.T) {
+	type rec struct {
+		name  string
+		entry Entry[*rec]
+	}
+	base := time.Unix(1000, 0)
+	var h Heap[*rec]
+	a, b := &rec{name: "a"}, &rec{name: "b"}
+	a.entry.Value, b.entry.Value = a, b
+	if a.entry.Scheduled() {
+		t.Fatal("zero entry claims to be scheduled")
+	}
+	h.Schedule(&a.entry, base.Add(time.Second))
+	h.Schedule(&b.entry, base.Add(2*time.Second))
+	h.Schedule(&b.entry, base) // moves b first
+	if h.Len() != 2 || h.Peek().Value != b {
+		t.Fatalf("len %d, first %v", h.Len(), h.Peek().Value.name)
+	}
+	h.Remove(&b.entry)
+	if b.entry.Scheduled() || h.Peek().Value != a {
+		t.Fatal("remove left b scheduled or a not first")
+	}
+}

@@ -24,7 +24,7 @@ const (
 type ivCounter struct {
 	iv    [ivSize]byte // the next IV
 	out   [ivSize]byte // the IV handed out last; a field so it never escapes per frame
-	floor byte // smallest byte value; each byte counts in base 256-floor
+	floor byte         // smallest byte value; each byte counts in base 256-floor
 }
 
 func newIVCounter(floor byte) (ivCounter, error) {

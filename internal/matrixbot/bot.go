@@ -38,9 +38,12 @@ const eventBuffer = 256
 // Bot is a Matrix bot account with one sync loop.
 //
 // Concurrency model: Run's goroutine is the only one that syncs, joins,
-// forgets and touches the database and the joined-room set; it starts no
-// other goroutines. It sends what it receives on the Events channel, in
-// order, and blocks when the channel is full: a slow consumer slows the sync
+// forgets and touches the bot's own tables and the joined-room set; it
+// starts no other goroutines (mautrix's Olm machine may start short-lived
+// ones to repair broken sessions; Close cancels them). Senders of to-device
+// messages use the Olm machine and its crypto tables from their own
+// goroutines (see olmDevice). Run sends what it receives on the Events
+// channel, in order, and blocks when the channel is full: a slow consumer slows the sync
 // down (back-pressure), nothing is ever dropped, and next_batch is persisted
 // only after every event of its batch was accepted by the channel, so a crash
 // re-delivers (at least once) rather than loses. The consumer must keep
@@ -56,8 +59,11 @@ type Bot struct {
 	loggedIn chan struct{}
 	started  atomic.Bool
 
+	rooms *roomStates // encrypted rooms (see crypto_state.go)
+
 	mu     sync.Mutex
 	cli    *mautrix.Client // current logged-in client; replaced on re-login
+	olm    *olmDevice      // Olm device of cli's device; set at login, before LoggedIn closes
 	closed bool
 }
 
@@ -81,11 +87,17 @@ func New(logger *slog.Logger, cfg Config) (*Bot, error) {
 	if err != nil {
 		return nil, err
 	}
+	rooms, err := loadRoomStates(ctx, d.sql)
+	if err != nil {
+		d.sql.Close()
+		return nil, err
+	}
 	return &Bot{
 		logger:   logger.With("component", "matrixbot", "user", cfg.UserID),
 		cfg:      cfg,
 		http:     hc,
 		db:       d,
+		rooms:    rooms,
 		events:   make(chan Event, eventBuffer),
 		loggedIn: make(chan struct{}),
 	}, nil
@@ -110,8 +122,9 @@ func (b *Bot) Client() *mautrix.Client {
 	return b.cli
 }
 
-// Close closes the database. Call it after Run has returned. A second call
-// returns net.ErrClosed and does nothing else.
+// Close stops the Olm machine's background work and closes the database.
+// Call it after Run has returned. A second call returns net.ErrClosed and
+// does nothing else.
 func (b *Bot) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -119,6 +132,9 @@ func (b *Bot) Close() error {
 		return net.ErrClosed
 	}
 	b.closed = true
+	if b.olm != nil {
+		b.olm.destroy()
+	}
 	b.http.CloseIdleConnections()
 	return b.db.sql.Close()
 }

@@ -19,8 +19,8 @@ const (
 	// KindTimeline is a non-state room timeline event (or an MSC4354 sticky
 	// event, Source == SourceSticky).
 	KindTimeline
-	// KindToDevice is a to-device event, exactly as delivered (still
-	// encrypted for m.room.encrypted).
+	// KindToDevice is a to-device event. Olm-encrypted ones arrive
+	// decrypted (Encrypted set, see Event); plain ones as delivered.
 	KindToDevice
 	// KindDeviceLists carries the sync's device_lists (changed/left users).
 	KindDeviceLists
@@ -99,10 +99,20 @@ type Event struct {
 
 	// KindMembership: the bot's new membership, who caused it (inviter,
 	// kicker, banner; the bot itself for a join or a voluntary leave) and
-	// the reason given, if any.
+	// the reason given, if any. KindToDevice: Sender is the sender.
 	Membership event.Membership
 	Sender     id.UserID
 	Reason     string
+
+	// KindToDevice: Encrypted says the event came Olm-encrypted; Evt is then
+	// the decrypted event (its type and content; the sender was checked
+	// against the Olm payload). SenderKey is the sender's Curve25519
+	// identity key, SenderDevice the device the Olm machine found with that
+	// key ("" when none is known: then nothing ties the event to a device).
+	// A plain event carries Encrypted false and no keys.
+	Encrypted    bool
+	SenderDevice id.DeviceID
+	SenderKey    id.SenderKey
 
 	DeviceLists  *mautrix.DeviceLists // KindDeviceLists
 	OTKCounts    *mautrix.OTKCount    // KindOTKCounts

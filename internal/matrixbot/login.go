@@ -17,6 +17,10 @@ func (b *Bot) loginLoop(ctx context.Context, bo *backoff, passwordOnly bool) (*m
 	for {
 		cli, err := b.login(ctx, passwordOnly)
 		if err == nil {
+			// The Olm device is ready before anyone learns of the login.
+			if err := b.ensureOlm(ctx, cli); err != nil {
+				return nil, err
+			}
 			bo.reset()
 			b.setClient(cli)
 			b.logger.Info("logged in", "device", cli.DeviceID)

@@ -53,7 +53,11 @@ var filterJSON = func() string {
 type syncer struct {
 	bot *Bot
 	cli *mautrix.Client
+	olm *olmDevice // the bot's current one, fetched per sync
 	bo  *backoff
+
+	keysFor   id.DeviceID  // device whose keys were uploaded this run
+	decrypted decryptCache // to-device events decrypted from the unpersisted batch
 
 	versionsChecked bool
 	stateAfter      bool // homeserver supports MSC4222 use_state_after
@@ -85,7 +89,26 @@ func (s *syncer) loop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.decrypted = decryptCache{}
 	for ctx.Err() == nil {
+		if s.olm, err = b.currentOlm(); err != nil {
+			return err
+		}
+		if s.keysFor != s.olm.device {
+			if err := s.olm.shareKeys(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if permanent(err) {
+					return err
+				}
+				if !s.retry(ctx, "key upload", err) {
+					return nil
+				}
+				continue
+			}
+			s.keysFor = s.olm.device
+		}
 		if !s.versionsChecked {
 			v, err := s.cli.Versions(ctx)
 			if err != nil {
@@ -139,6 +162,7 @@ func (s *syncer) loop(ctx context.Context) error {
 			return err
 		}
 		s.since = resp.NextBatch
+		clear(s.decrypted)
 	}
 	return nil
 }
@@ -243,6 +267,11 @@ func (s *syncer) roomEvents(ctx context.Context, room id.RoomID, src Source, evt
 		if evt.StateKey != nil {
 			kind = KindState
 		}
+		if kind == KindState && src != SourceInvite && evt.Type == event.StateEncryption {
+			if err := s.bot.rooms.note(ctx, evt); err != nil {
+				return err
+			}
+		}
 		if err := s.emit(ctx, Event{Kind: kind, RoomID: room, Source: src, Evt: evt}); err != nil {
 			return err
 		}
@@ -284,15 +313,22 @@ func memberInfo(evt *event.Event) (event.Membership, id.UserID, string) {
 func (s *syncer) handle(ctx context.Context, resp *mautrix.RespSync) error {
 	initial := s.since == ""
 	s.actions = s.actions[:0]
+	// Keys first: a sender's new device must be known to name it.
+	s.olm.syncKeys(ctx, resp, s.since)
 	for _, evt := range resp.ToDevice.Events {
 		if evt == nil {
 			continue
 		}
 		prepare(evt, "", event.ToDeviceEventType)
-		if err := s.emit(ctx, Event{Kind: KindToDevice, Evt: evt}); err != nil {
+		e, ok := s.olm.toDevice(ctx, evt, s.decrypted)
+		if !ok {
+			continue
+		}
+		if err := s.emit(ctx, e); err != nil {
 			return err
 		}
 	}
+	s.olm.mach.MarkOlmHashSavePoint(ctx)
 	if !resp.DeviceLists.IsZero() {
 		dl := resp.DeviceLists
 		if err := s.emit(ctx, Event{Kind: KindDeviceLists, DeviceLists: &dl}); err != nil {
@@ -321,6 +357,9 @@ func (s *syncer) handle(ctx context.Context, resp *mautrix.RespSync) error {
 		for room := range s.joined {
 			if _, ok := resp.Rooms.Join[room]; !ok {
 				delete(s.joined, room)
+				if err := s.bot.rooms.forget(ctx, room); err != nil {
+					return err
+				}
 				s.bot.logger.Info("no longer in room", "room", room)
 				if err := s.emit(ctx, Event{Kind: KindMembership, RoomID: room, Membership: event.MembershipLeave}); err != nil {
 					return err
@@ -426,6 +465,9 @@ func (s *syncer) handleLeft(ctx context.Context, rooms map[id.RoomID]*mautrix.Sy
 			membership = event.MembershipLeave
 		}
 		delete(s.joined, room)
+		if err := s.bot.rooms.forget(ctx, room); err != nil {
+			return err
+		}
 		s.bot.logger.Info("left room", "room", room, "membership", membership, "by", sender, "reason", reason)
 		if err := s.emit(ctx, Event{Kind: KindMembership, RoomID: room, Evt: own, Membership: membership, Sender: sender, Reason: reason}); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,47 +73,169 @@ type Tracker struct {
 	done   chan struct{}
 	once   sync.Once
 
-	// Owned by Run. State is split per room: many small maps grow far more
-	// cheaply than two huge ones with wide keys.
+	// Owned by Run.
 	rooms  map[id.RoomID]*roomState
 	expiry timeheap.Heap[*tracked]
 	subs   []*subscriber
-	kept   []keptMember // apply's scratch, reused so that an event allocates nothing it does not keep
+	// apply's scratch, reused so that an event allocates nothing it does
+	// not keep.
+	kept []keptMember
+	cur  []*tracked
 }
 
+// smallRoom is the most members a room keeps in a plain slice. Most calls
+// are a handful of devices: scanning a few pointers is as quick as hashing
+// wide keys, and two maps per room would take more memory than the members
+// themselves. A room that outgrows it is indexed by maps until it empties.
+const smallRoom = 16
+
+// roomState holds one room's members: in all while the room is small, in
+// byID and bySource once it is indexed.
 type roomState struct {
-	members map[memberID]*tracked
-	// sources holds the first member each source carries; the others follow
-	// through tracked.next. A source carries one member almost always, so a
-	// list threaded through the members costs no allocation of its own.
-	sources map[Source]*tracked
+	// all lists each source's members in the order of its last update.
+	all  []*tracked
+	byID map[memberID]*tracked
+	// bySource holds the first member each source carries; the others
+	// follow through tracked.next, a list that costs no allocation.
+	bySource map[Source]*tracked
 }
 
-// room returns the state of room r, creating it.
-func (t *Tracker) room(r id.RoomID) *roomState {
-	rs := t.rooms[r]
-	if rs == nil {
-		rs = &roomState{members: map[memberID]*tracked{}, sources: map[Source]*tracked{}}
-		t.rooms[r] = rs
+type tracked struct {
+	m      Member
+	source Source
+	next   *tracked                 // the next member its source carries, once the room is indexed
+	entry  timeheap.Entry[*tracked] // its place in the expiry heap
+}
+
+func (rs *roomState) indexed() bool { return rs.byID != nil }
+
+func (rs *roomState) empty() bool { return len(rs.all) == 0 && len(rs.byID) == 0 }
+
+// find returns the member with id mid, or nil.
+func (rs *roomState) find(mid memberID) *tracked {
+	if rs.indexed() {
+		return rs.byID[mid]
 	}
-	return rs
+	for _, tr := range rs.all {
+		if tr.m.DeviceID == mid.device && idOf(tr.m) == mid { // the device tells most apart at once
+			return tr
+		}
+	}
+	return nil
 }
 
-// dropIfEmpty forgets a room with nothing left in it.
-func (t *Tracker) dropIfEmpty(r id.RoomID, rs *roomState) {
-	if len(rs.members) == 0 && len(rs.sources) == 0 {
-		delete(t.rooms, r)
+// carried appends to buf the members src carries, in its last update's order.
+func (rs *roomState) carried(src Source, buf []*tracked) []*tracked {
+	if rs.indexed() {
+		for tr := rs.bySource[src]; tr != nil; tr = tr.next {
+			buf = append(buf, tr)
+		}
+		return buf
+	}
+	for _, tr := range rs.all {
+		if tr.source == src {
+			buf = append(buf, tr)
+		}
+	}
+	return buf
+}
+
+// sources lists the sources that carry a member of the room.
+func (rs *roomState) sources() []Source {
+	var out []Source
+	if rs.indexed() {
+		for src := range rs.bySource {
+			out = append(out, src)
+		}
+		return out
+	}
+	for _, tr := range rs.all {
+		if !slices.Contains(out, tr.source) {
+			out = append(out, tr.source)
+		}
+	}
+	return out
+}
+
+// add records a new member of the room; setSource then places it.
+func (rs *roomState) add(tr *tracked, mid memberID) {
+	if rs.indexed() {
+		rs.byID[mid] = tr
 	}
 }
 
-// unlink takes tr out of its source's list, dropping the source once empty.
+// detach takes tr off the list of the source it had, as it moves to another.
+func (rs *roomState) detach(tr *tracked) {
+	if rs.indexed() {
+		rs.unlink(tr)
+	}
+}
+
+// delete forgets tr.
+func (rs *roomState) delete(tr *tracked) {
+	if !rs.indexed() {
+		if i := slices.Index(rs.all, tr); i >= 0 {
+			rs.all = slices.Delete(rs.all, i, i+1)
+		}
+		return
+	}
+	delete(rs.byID, idOf(tr.m))
+	rs.unlink(tr)
+}
+
+// setSource records that src carries exactly cur, in that order; each of
+// cur already has its source set to src.
+func (rs *roomState) setSource(src Source, cur []*tracked) {
+	if !rs.indexed() {
+		keep := rs.all[:0]
+		for _, tr := range rs.all {
+			if tr.source != src {
+				keep = append(keep, tr)
+			}
+		}
+		clear(rs.all[len(keep):])
+		rs.all = append(keep, cur...)
+		if len(rs.all) > smallRoom {
+			rs.index()
+		}
+		return
+	}
+	var head *tracked
+	link := &head
+	for _, tr := range cur {
+		*link = tr
+		link = &tr.next
+	}
+	*link = nil
+	if head == nil {
+		delete(rs.bySource, src)
+	} else {
+		rs.bySource[src] = head
+	}
+}
+
+// index moves a room that outgrew smallRoom to maps.
+func (rs *roomState) index() {
+	rs.byID = make(map[memberID]*tracked, len(rs.all))
+	rs.bySource = make(map[Source]*tracked)
+	for i := len(rs.all) - 1; i >= 0; i-- { // prepending from the end keeps each source's order
+		tr := rs.all[i]
+		rs.byID[idOf(tr.m)] = tr
+		tr.next = rs.bySource[tr.source]
+		rs.bySource[tr.source] = tr
+	}
+	rs.all = nil
+}
+
+// unlink takes tr out of its source's list in an indexed room, dropping the
+// source once empty.
 func (rs *roomState) unlink(tr *tracked) {
-	head := rs.sources[tr.source]
+	head := rs.bySource[tr.source]
 	switch {
 	case head == tr && tr.next == nil:
-		delete(rs.sources, tr.source)
+		delete(rs.bySource, tr.source)
 	case head == tr:
-		rs.sources[tr.source] = tr.next
+		rs.bySource[tr.source] = tr.next
 	default:
 		for p := head; p != nil; p = p.next {
 			if p.next == tr {
@@ -122,13 +245,6 @@ func (rs *roomState) unlink(tr *tracked) {
 		}
 	}
 	tr.next = nil
-}
-
-type tracked struct {
-	m      Member
-	source Source
-	next   *tracked                 // the next member its source carries
-	entry  timeheap.Entry[*tracked] // its place in the expiry heap
 }
 
 // keptMember is a member of an update that counts: its id and its index in
@@ -217,9 +333,10 @@ func (t *Tracker) Snapshot(ctx context.Context) ([]Member, error) {
 // flushReq is closed by Run once it has handled every message sent before.
 type flushReq chan struct{}
 
-// flush waits until the tracker has applied everything sent before it: a
-// barrier for tests and benchmarks that costs no copy of the state.
-func (t *Tracker) flush(ctx context.Context) error {
+// Flush waits until the tracker has applied every call made before it (to
+// see one's own Ingest in a later read, or to time ingest), at the cost of
+// one round trip and no copy of the state.
+func (t *Tracker) Flush(ctx context.Context) error {
 	req := make(flushReq)
 	_, err := ask(ctx, t, req, req)
 	return err
@@ -277,7 +394,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 				t.applyBatch(msg)
 			case forgetRoom:
 				if rs := t.rooms[id.RoomID(msg)]; rs != nil {
-					for src := range rs.sources {
+					for _, src := range rs.sources() {
 						t.apply(src, nil)
 					}
 				}
@@ -327,22 +444,34 @@ func (t *Tracker) apply(src Source, members []Member) {
 		}
 		kept = append(kept, keptMember{id: mid, i: i})
 	}
-	rs := t.room(src.Room)
-	for tr := rs.sources[src]; tr != nil; tr = tr.next {
+	rs := t.rooms[src.Room]
+	if rs == nil && len(kept) > 0 {
+		rs = &roomState{}
+		t.rooms[src.Room] = rs
+	}
+	if rs != nil {
+		t.applyRoom(rs, src, members, kept, now)
+	}
+	clear(kept) // hold no strings between calls
+	t.kept = kept[:0]
+}
+
+// applyRoom is apply once the room exists: kept are the members that count.
+func (t *Tracker) applyRoom(rs *roomState, src Source, members []Member, kept []keptMember, now time.Time) {
+	old := rs.carried(src, t.cur[:0])
+	for _, tr := range old {
 		if !containsID(kept, idOf(tr.m)) {
 			t.remove(rs, tr)
 			t.notify(Left, &tr.m, now)
 		}
 	}
-	// Rebuild the source's list in the update's order.
-	var head *tracked
-	link := &head
+	cur := old[:0]
 	for _, k := range kept {
 		m := &members[k.i]
-		tr := rs.members[k.id]
+		tr := rs.find(k.id)
 		if tr != nil {
 			if tr.source != src { // the member moved to another event (e.g. state key form changed)
-				rs.unlink(tr)
+				rs.detach(tr)
 			}
 			tr.m, tr.source = *m, src
 			t.expiry.Move(&tr.entry, m.ExpiresAt)
@@ -351,21 +480,17 @@ func (t *Tracker) apply(src Source, members []Member) {
 			tr = &tracked{m: *m, source: src}
 			tr.entry.Value = tr
 			t.expiry.Schedule(&tr.entry, m.ExpiresAt)
-			rs.members[k.id] = tr
+			rs.add(tr, k.id)
 			t.notify(Joined, m, now)
 		}
-		*link = tr
-		link = &tr.next
+		cur = append(cur, tr)
 	}
-	*link = nil
-	if head == nil {
-		delete(rs.sources, src)
-	} else {
-		rs.sources[src] = head
+	rs.setSource(src, cur)
+	if rs.empty() {
+		delete(t.rooms, src.Room)
 	}
-	t.dropIfEmpty(src.Room, rs)
-	clear(kept) // hold no strings between calls
-	t.kept = kept[:0]
+	clear(cur)
+	t.cur = cur[:0]
 }
 
 // notify emits a change; with no subscriber it costs nothing.
@@ -396,7 +521,7 @@ func (t *Tracker) applyBatch(b ingest) {
 		seen[u.Source] = true
 	}
 	for _, rs := range t.rooms {
-		for src := range rs.sources {
+		for _, src := range rs.sources() {
 			if !seen[src] {
 				t.apply(src, nil)
 			}
@@ -411,15 +536,15 @@ func (t *Tracker) expire() {
 		tr := e.Value
 		rs := t.rooms[tr.source.Room]
 		t.remove(rs, tr)
-		rs.unlink(tr)
-		t.dropIfEmpty(tr.source.Room, rs)
+		if rs.empty() {
+			delete(t.rooms, tr.source.Room)
+		}
 		t.logger.Debug("membership expired", "room", tr.m.Call.Room, "user", tr.m.UserID, "device", tr.m.DeviceID)
 		t.notify(Expired, &tr.m, now)
 	}
 }
 
-// remove forgets a member; its source's list is the caller's to fix.
 func (t *Tracker) remove(rs *roomState, tr *tracked) {
-	delete(rs.members, idOf(tr.m))
+	rs.delete(tr)
 	t.expiry.Remove(&tr.entry)
 }

@@ -38,7 +38,7 @@ func BenchmarkTrackerIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if err := tr.flush(ctx); err != nil { // all applied
+	if err := tr.Flush(ctx); err != nil { // all applied
 		b.Fatal(err)
 	}
 	elapsed := time.Since(start)

@@ -31,7 +31,7 @@ func TestRoundTrip(t *testing.T) {
 		{VP8, testVP8(rng, 3, false)},
 		{VP9, randomBytes(rng, 800)},
 		{H264, testH264IDR(rng, 3000)},
-		{H264, testH264Slice(rng, 12)}, // shortest frame whose slice livekit-client sees
+		{H264, testH264Slice(rng, 12)},                                 // shortest frame whose slice livekit-client sees
 		{H264, []byte{0, 0, 0, 1, 0x65, 0x88, 0, 0, 0, 0, 0, 0, 0, 0}}, // zeros escape in the tail
 	}
 	ring := newRing(t, RingConfig{})

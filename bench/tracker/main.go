@@ -3,7 +3,7 @@
 // and how much resident memory the resulting state takes. It builds the
 // events first, feeds them in sync-sized batches, waits until all are
 // applied, then drops its own copies of the events and reads VmRSS and
-// VmHWM from /proc/self/status. Run it with GOMAXPROCS=1 for the one-core
+// VmHWM from /proc/self/status (Linux only). Run it with GOMAXPROCS=1 for the one-core
 // figure (bench/tracker/run.sh does).
 package main
 
@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -56,6 +57,10 @@ func run(args []string, out io.Writer) error {
 	done := make(chan error, 1)
 	go func() { done <- tr.Run(ctx) }()
 
+	cpu0, err := cpuTime()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	for i := 0; i < *events; i += *batch {
 		b := make([]membership.Update, 0, *batch)
@@ -70,6 +75,10 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	elapsed := time.Since(start)
+	cpu1, err := cpuTime()
+	if err != nil {
+		return err
+	}
 	want := len(ups)
 
 	// Only the tracker holds the events now.
@@ -96,7 +105,9 @@ func run(args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "events %d over %d rooms × %d devices, batches of %d, GOMAXPROCS=%d\n",
 		*events, *rooms, *devices, *batch, runtime.GOMAXPROCS(0))
-	fmt.Fprintf(out, "ingest   %v, %.0f events/s\n", elapsed.Round(time.Millisecond), float64(*events)/elapsed.Seconds())
+	fmt.Fprintf(out, "ingest   %v, %.0f events/s; %v of CPU (user+sys, every thread), %.0f events per CPU-second\n",
+		elapsed.Round(time.Millisecond), float64(*events)/elapsed.Seconds(),
+		(cpu1 - cpu0).Round(time.Millisecond), float64(*events)/(cpu1-cpu0).Seconds())
 	fmt.Fprintf(out, "members  %d held\n", want)
 	fmt.Fprintf(out, "VmRSS    %.1f MiB holding the state (%.1f MiB before building the events)\n", mib(after["VmRSS"]), mib(before["VmRSS"]))
 	fmt.Fprintf(out, "VmHWM    %.1f MiB peak, including the events as built and the garbage of ingest\n", mib(after["VmHWM"]))
@@ -151,6 +162,16 @@ func procStatus() (map[string]int64, error) {
 		return nil, fmt.Errorf("read resident size: %w", err)
 	}
 	return vals, nil
+}
+
+// cpuTime is the CPU time the process has used so far: on a shared machine
+// it says what the work costs better than the wall clock does.
+func cpuTime() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("read CPU time: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
 func mib(kb int64) float64 { return float64(kb) / 1024 }

@@ -61,6 +61,19 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// checkBuiltBack checks that built (the build of what original parsed to)
+// is original byte for byte, compacted, and matches testdata/golden.
+func checkBuiltBack(t *testing.T, original json.RawMessage, built []byte, err error, golden string) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := compact(t, original); !bytes.Equal(built, want) {
+		t.Errorf("build:\n got %s\nwant %s", built, want)
+	}
+	checkGolden(t, golden, built)
+}
+
 // seq is n bytes counting up from start (mod 256): readable test keys.
 func seq(n int, start byte) []byte {
 	b := make([]byte, n)

@@ -74,6 +74,17 @@ func ParseKeyEvent(eventType string, content []byte) (KeyEvent, error) {
 	return ParseMatrixRTCKeys(content)
 }
 
+// parseNamed runs parse, returning the zero value and an error prefixed with
+// what on failure.
+func parseNamed[T any](what string, parse func([]byte) (T, error), content []byte) (T, error) {
+	v, err := parse(content)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("e2ee: %s: %w", what, err)
+	}
+	return v, nil
+}
+
 // parseKey reads one {index, key} object of dialect d.
 func parseKey(o object, what string, d membership.Dialect) (Key, error) {
 	idx, err := o.integer("index", 0, int64(RingSize(d)-1))

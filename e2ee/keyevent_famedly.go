@@ -15,11 +15,7 @@ import (
 // and looks the call up by conf_id). Keys must be 32 bytes at index 0..15; one
 // bad entry refuses the whole event, as the SDK's cast does.
 func ParseFamedlyKeys(content []byte) (KeyEvent, error) {
-	ev, err := parseFamedlyKeys(content)
-	if err != nil {
-		return KeyEvent{}, fmt.Errorf("e2ee: famedly keys: %w", err)
-	}
-	return ev, nil
+	return parseNamed("famedly keys", parseFamedlyKeys, content)
 }
 
 func parseFamedlyKeys(content []byte) (KeyEvent, error) {
@@ -81,11 +77,9 @@ func famedlyCallFields(o object) (membership.CallKey, id.DeviceID, error) {
 // famedlyKeysJSON is the content in the SDK's key order
 // (EncryptionKeysEventContent.toJson, then conf_id, device_id, room_id).
 type famedlyKeysJSON struct {
-	Keys     []keyJSON `json:"keys"`
-	CallID   string    `json:"call_id"`
-	ConfID   string    `json:"conf_id"`
-	DeviceID string    `json:"device_id"`
-	RoomID   string    `json:"room_id"`
+	Keys   []keyJSON `json:"keys"`
+	CallID string    `json:"call_id"`
+	famedlyRequestJSON
 }
 
 // BuildFamedlyKeys writes ev as com.famedly.call.member.encryption_keys
@@ -98,7 +92,7 @@ func BuildFamedlyKeys(ev KeyEvent) ([]byte, error) {
 	if len(ev.Keys) == 0 || len(ev.Keys) > MaxFamedlyKeys {
 		return nil, fmt.Errorf("e2ee: build famedly keys: %w: %d keys, want 1..%d", ErrInvalidEvent, len(ev.Keys), MaxFamedlyKeys)
 	}
-	c := famedlyKeysJSON{CallID: ev.Call.CallID, ConfID: ev.Call.CallID, DeviceID: string(ev.DeviceID), RoomID: string(ev.Call.Room)}
+	c := famedlyKeysJSON{CallID: ev.Call.CallID, famedlyRequestJSON: famedlyRequestJSONOf(ev.Call, ev.DeviceID)}
 	for _, k := range ev.Keys {
 		if err := checkKey(k, membership.DialectFamedly); err != nil {
 			return nil, fmt.Errorf("e2ee: build famedly keys: %w", err)

@@ -22,11 +22,7 @@ const maxSentTS = 1<<53 - 1
 // member.id are absent. Keys must be 16 (or, per MSC4195, 32) bytes at index
 // 0..255.
 func ParseMatrixRTCKeys(content []byte) (KeyEvent, error) {
-	ev, err := parseMatrixRTCKeys(content)
-	if err != nil {
-		return KeyEvent{}, fmt.Errorf("e2ee: matrixrtc keys: %w", err)
-	}
-	return ev, nil
+	return parseNamed("matrixrtc keys", parseMatrixRTCKeys, content)
 }
 
 func parseMatrixRTCKeys(content []byte) (KeyEvent, error) {

@@ -19,28 +19,23 @@ const (
 	maxEncodedKeyLength = 64  // longer strings cannot be a valid key of any dialect
 )
 
-// KeyLen is the length of the keys we generate for dialect d (0 if it has none).
-func KeyLen(d membership.Dialect) int {
+// sizes are dialect d's key length and ring size (zeros if it has no key events).
+func sizes(d membership.Dialect) (keyLen, ring int) {
 	switch d {
 	case membership.DialectFamedly:
-		return FamedlyKeyLen
+		return FamedlyKeyLen, FamedlyRingSize
 	case membership.DialectMatrixRTC:
-		return MatrixRTCKeyLen
+		return MatrixRTCKeyLen, MatrixRTCRingSize
 	}
-	return 0
+	return 0, 0
 }
+
+// KeyLen is the length of the keys we generate for dialect d (0 if it has none).
+func KeyLen(d membership.Dialect) int { n, _ := sizes(d); return n }
 
 // RingSize is dialect d's index range: indices are 0..RingSize-1 (0 if d has
 // no key events).
-func RingSize(d membership.Dialect) int {
-	switch d {
-	case membership.DialectFamedly:
-		return FamedlyRingSize
-	case membership.DialectMatrixRTC:
-		return MatrixRTCRingSize
-	}
-	return 0
-}
+func RingSize(d membership.Dialect) int { _, n := sizes(d); return n }
 
 // validKeyLen says whether a received key of n bytes is acceptable in d:
 // Famedly sends 32 bytes; MatrixRTC clients send 16, MSC4195 asks for 32.

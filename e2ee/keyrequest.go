@@ -18,17 +18,17 @@ type KeyRequest struct {
 // ParseFamedlyKeyRequest reads com.famedly.call.member.encryption_keys_request
 // content (famedly-voip.md 2.3): {conf_id, device_id, room_id}, all required.
 func ParseFamedlyKeyRequest(content []byte) (KeyRequest, error) {
-	o, err := readContent(content)
-	if err == nil {
-		var req KeyRequest
-		if req.Call, req.DeviceID, err = famedlyCallFields(o); err == nil {
-			return req, nil
+	return parseNamed("famedly key request", func(content []byte) (req KeyRequest, err error) {
+		o, err := readContent(content)
+		if err == nil {
+			req.Call, req.DeviceID, err = famedlyCallFields(o)
 		}
-	}
-	return KeyRequest{}, fmt.Errorf("e2ee: famedly key request: %w", err)
+		return req, err
+	}, content)
 }
 
-// famedlyRequestJSON is the content in the SDK's key order.
+// famedlyRequestJSON is the request content in the SDK's key order; the key
+// event content ends with the same three fields.
 type famedlyRequestJSON struct {
 	ConfID   string `json:"conf_id"`
 	DeviceID string `json:"device_id"`
@@ -40,5 +40,9 @@ func BuildFamedlyKeyRequest(req KeyRequest) ([]byte, error) {
 	if err := checkFamedlyCall(req.Call, req.DeviceID); err != nil {
 		return nil, fmt.Errorf("e2ee: build famedly key request: %w", err)
 	}
-	return writeJSON(famedlyRequestJSON{ConfID: req.Call.CallID, DeviceID: string(req.DeviceID), RoomID: string(req.Call.Room)})
+	return writeJSON(famedlyRequestJSONOf(req.Call, req.DeviceID))
+}
+
+func famedlyRequestJSONOf(call membership.CallKey, device id.DeviceID) famedlyRequestJSON {
+	return famedlyRequestJSON{ConfID: call.CallID, DeviceID: string(device), RoomID: string(call.Room)}
 }

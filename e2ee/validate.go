@@ -48,7 +48,7 @@ type Accepted struct {
 type Result struct {
 	Accepted []Accepted
 	Refused  []Refusal
-	Held     int // events newly held for want of a membership
+	Held     int // events this step put on hold (a re-checked event still waiting counts again)
 }
 
 func (r *Result) add(o Result) {

@@ -185,3 +185,30 @@ func TestSendErrors(t *testing.T) {
 	}
 	r.stop(t)
 }
+
+// TestOTKTopUp claims some of the bot's one-time keys and checks the bot
+// uploads new ones when the sync reports fewer than half left.
+func TestOTKTopUp(t *testing.T) {
+	env := testenv.Require(t)
+	botUser := env.RegisterUser(t, "bot")
+	alice := env.RegisterUser(t, "alice")
+	leakcheck.Check(t)
+	logger, _ := newLogger(t)
+	r := start(t, newBot(t, logger, botConfig(env, botUser, t.TempDir())))
+	// Keys are uploaded before the first sync, which reports their count.
+	full := r.next(t, 20*time.Second, "one-time key count", func(e Event) bool { return e.Kind == KindOTKCounts })
+	dev := r.Client().DeviceID
+	if full.OTKCounts.SignedCurve25519 < 50 {
+		t.Fatalf("only %d one-time keys after start", full.OTKCounts.SignedCurve25519)
+	}
+	for range full.OTKCounts.SignedCurve25519 - 48 {
+		resp, err := alice.Client.ClaimKeys(t.Context(), &mautrix.ReqClaimKeys{
+			OneTimeKeys: mautrix.OneTimeKeysRequest{botUser.ID: {dev: id.KeyAlgorithmSignedCurve25519}}})
+		if err != nil || len(resp.OneTimeKeys[botUser.ID][dev]) != 1 {
+			t.Fatalf("claim: %v %+v", err, resp)
+		}
+	}
+	r.next(t, 20*time.Second, "low count", func(e Event) bool { return e.Kind == KindOTKCounts && e.OTKCounts.SignedCurve25519 < 50 })
+	r.next(t, 20*time.Second, "count topped up", func(e Event) bool { return e.Kind == KindOTKCounts && e.OTKCounts.SignedCurve25519 >= 50 })
+	r.stop(t)
+}

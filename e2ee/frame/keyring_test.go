@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func pipe(t *testing.T, ring *KeyRing, codec Codec) (*Encryptor, *Decryptor) {
+func pipe(t testing.TB, ring *KeyRing, codec Codec) (*Encryptor, *Decryptor) {
 	t.Helper()
 	e, err := NewEncryptor(ring, codec)
 	must(t, err)

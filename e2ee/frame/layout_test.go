@@ -58,6 +58,9 @@ func FuzzRBSP(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		esc := appendEscaped(nil, raw)
+		if want := escapeSimple(raw); !bytes.Equal(esc, want) {
+			t.Fatalf("escape(%x) = %x, want %x", raw, esc, want)
+		}
 		if got := appendUnescaped(nil, esc); !bytes.Equal(got, raw) {
 			t.Fatalf("unescape(escape(%x)) = %x", raw, got)
 		}
@@ -83,4 +86,23 @@ func FuzzFirstSliceNAL(f *testing.F) {
 			t.Fatalf("index %d is NAL type %d", i, typ)
 		}
 	})
+}
+
+// escapeSimple is the byte-at-a-time definition appendEscaped must match.
+func escapeSimple(src []byte) []byte {
+	var dst []byte
+	zeros := 0
+	for _, b := range src {
+		if b <= emulationByte && zeros >= 2 {
+			dst = append(dst, emulationByte)
+			zeros = 0
+		}
+		dst = append(dst, b)
+		if b == 0 {
+			zeros++
+		} else {
+			zeros = 0
+		}
+	}
+	return dst
 }

@@ -118,9 +118,10 @@ type Event struct {
 	OTKCounts    *mautrix.OTKCount    // KindOTKCounts
 	FallbackKeys []id.KeyAlgorithm    // KindOTKCounts: unused fallback key types
 
-	// KindSyncDone: the next_batch token and whether the response was an
-	// initial sync (no since token), whose state sections are a full
-	// snapshot of every joined room rather than a delta.
+	// KindSyncDone: the next_batch token and whether the response was a
+	// full snapshot of every joined room's state rather than a delta: the
+	// initial sync (no since token), and the first sync of every run
+	// (full_state), so in-memory consumers start complete after a restart.
 	Batch   string
 	Initial bool
 }

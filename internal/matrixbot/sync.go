@@ -62,11 +62,16 @@ type syncer struct {
 	versionsChecked bool
 	stateAfter      bool // homeserver supports MSC4222 use_state_after
 
-	since   string
-	joined  map[id.RoomID]struct{}
-	lastOTK *mautrix.OTKCount
-	lastFB  []id.KeyAlgorithm
-	actions []action
+	since string
+	// fullState asks for the complete state of every joined room on the
+	// first sync of a run that resumes from a saved position: consumers keep
+	// their state in memory, so each run starts from a full snapshot while
+	// to-device messages and device lists still resume where they stopped.
+	fullState bool
+	joined    map[id.RoomID]struct{}
+	lastOTK   *mautrix.OTKCount
+	lastFB    []id.KeyAlgorithm
+	actions   []action
 }
 
 type actionKind int
@@ -89,6 +94,7 @@ func (s *syncer) loop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.fullState = s.since != ""
 	s.decrypted = decryptCache{}
 	for ctx.Err() == nil {
 		if s.olm, err = b.currentOlm(); err != nil {
@@ -162,6 +168,7 @@ func (s *syncer) loop(ctx context.Context) error {
 			return err
 		}
 		s.since = resp.NextBatch
+		s.fullState = false
 		clear(s.decrypted)
 	}
 	return nil
@@ -176,8 +183,8 @@ func (s *syncer) retry(ctx context.Context, what string, err error) bool {
 
 func (s *syncer) request(ctx context.Context) (*mautrix.RespSync, error) {
 	timeout := s.bot.cfg.SyncTimeout
-	if s.since == "" {
-		timeout = 0 // the initial sync answers at once anyway
+	if s.since == "" || s.fullState {
+		timeout = 0 // a full snapshot is wanted at once, not after a long poll
 	}
 	q := map[string]string{
 		"timeout": strconv.FormatInt(timeout.Milliseconds(), 10),
@@ -185,6 +192,9 @@ func (s *syncer) request(ctx context.Context) (*mautrix.RespSync, error) {
 	}
 	if s.since != "" {
 		q["since"] = s.since
+	}
+	if s.fullState {
+		q["full_state"] = "true"
 	}
 	if s.stateAfter {
 		q["use_state_after"] = "true"
@@ -311,7 +321,7 @@ func memberInfo(evt *event.Event) (event.Membership, id.UserID, string) {
 // rejections and forgets it calls for. An error leaves the batch
 // unpersisted, so it is delivered again.
 func (s *syncer) handle(ctx context.Context, resp *mautrix.RespSync) error {
-	initial := s.since == ""
+	initial := s.since == "" || s.fullState
 	s.actions = s.actions[:0]
 	// Keys first: a sender's new device must be known to name it.
 	s.olm.syncKeys(ctx, resp, s.since)

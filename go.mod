@@ -8,6 +8,7 @@ require (
 	github.com/livekit/server-sdk-go/v2 v2.18.1
 	github.com/rs/zerolog v1.35.1
 	github.com/twitchtv/twirp v8.1.3+incompatible
+	go.mau.fi/util v0.10.1
 	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/sync v0.24.0
 	golang.org/x/time v0.15.0
@@ -83,7 +84,6 @@ require (
 	github.com/tidwall/sjson v1.2.5 // indirect
 	github.com/wlynxg/anet v0.0.5 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
-	go.mau.fi/util v0.10.1 // indirect
 	go.opentelemetry.io/otel v1.44.0 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect

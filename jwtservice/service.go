@@ -193,3 +193,7 @@ func (s *Service) issue(ctx context.Context, job tokenJob) (*grant, error) {
 	}
 	return &grant{URL: s.cfg.LiveKitURL, JWT: jwt}, nil
 }
+
+// ForgetRoom drops a LiveKit room from the cache of rooms known to exist,
+// for whoever deleted it: the next token for it makes sure it exists again.
+func (s *Service) ForgetRoom(name string) { s.rooms.forget(name) }

@@ -13,10 +13,14 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/secret"
 )
 
-// AdminHandler serves the operators' view of the tracker:
-// GET /admin/v1/calls (every room) and GET /admin/v1/calls/{roomId}, behind
-// a bearer token. With no token it serves nothing (404), so the API is off.
-func AdminHandler(t *Tracker, token secret.Value) http.Handler {
+// SeatLister reports our own memberships (*Presence).
+type SeatLister interface{ Seats() []SeatStatus }
+
+// AdminHandler serves the operators' view of the tracker and of our own
+// memberships (seats may be nil): GET /admin/v1/calls (every room) and
+// GET /admin/v1/calls/{roomId}, behind a bearer token. With no token it
+// serves nothing (404), so the API is off.
+func AdminHandler(t *Tracker, seats SeatLister, token secret.Value) http.Handler {
 	mux := http.NewServeMux()
 	if token.IsZero() {
 		return mux
@@ -32,10 +36,10 @@ func AdminHandler(t *Tracker, token secret.Value) http.Handler {
 		}
 	}
 	mux.HandleFunc("GET /admin/v1/calls", auth(func(w http.ResponseWriter, r *http.Request) {
-		serveCalls(w, r, t, "")
+		serveCalls(w, r, t, seats, "")
 	}))
 	mux.HandleFunc("GET /admin/v1/calls/{roomId}", auth(func(w http.ResponseWriter, r *http.Request) {
-		serveCalls(w, r, t, id.RoomID(r.PathValue("roomId")))
+		serveCalls(w, r, t, seats, id.RoomID(r.PathValue("roomId")))
 	}))
 	return mux
 }
@@ -45,6 +49,8 @@ type (
 	adminRoom struct {
 		RoomID id.RoomID   `json:"room_id"`
 		Calls  []adminCall `json:"calls"`
+		// Own is our own memberships in the room and their state.
+		Own []SeatStatus `json:"own_memberships"`
 	}
 	adminCall struct {
 		Application string        `json:"application"`
@@ -63,7 +69,7 @@ type (
 	}
 )
 
-func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, only id.RoomID) {
+func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, seats SeatLister, only id.RoomID) {
 	members, err := t.Snapshot(r.Context())
 	if err != nil {
 		adminJSON(w, http.StatusServiceUnavailable, map[string]string{"errcode": "M_UNKNOWN", "error": "tracker not running"})
@@ -86,9 +92,25 @@ func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, only id.Room
 			Identity: m.Identity(), Foci: foci, ExpiresAt: m.ExpiresAt.UTC(),
 		})
 	}
+	own := map[id.RoomID][]SeatStatus{}
+	if seats != nil {
+		for _, st := range seats.Seats() {
+			room := id.RoomID(st.Room)
+			if only != "" && room != only {
+				continue
+			}
+			own[room] = append(own[room], st)
+			if rooms[room] == nil {
+				rooms[room] = map[CallKey][]adminMember{}
+			}
+		}
+	}
 	out := make([]adminRoom, 0, len(rooms))
 	for room, calls := range rooms {
-		ar := adminRoom{RoomID: room}
+		ar := adminRoom{RoomID: room, Calls: []adminCall{}, Own: own[room]}
+		if ar.Own == nil {
+			ar.Own = []SeatStatus{}
+		}
 		for key, ms := range calls {
 			sort.Slice(ms, func(i, j int) bool { return ms[i].Identity < ms[j].Identity })
 			ar.Calls = append(ar.Calls, adminCall{Application: key.Application, CallID: key.CallID, Scope: key.Scope, Members: ms})
@@ -99,7 +121,7 @@ func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, only id.Room
 	sort.Slice(out, func(i, j int) bool { return out[i].RoomID < out[j].RoomID })
 	if only != "" {
 		if len(out) == 0 {
-			adminJSON(w, http.StatusOK, adminRoom{RoomID: only, Calls: []adminCall{}})
+			adminJSON(w, http.StatusOK, adminRoom{RoomID: only, Calls: []adminCall{}, Own: []SeatStatus{}})
 			return
 		}
 		adminJSON(w, http.StatusOK, out[0])

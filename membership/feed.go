@@ -20,15 +20,23 @@ type Feed struct {
 	logger  *slog.Logger
 	tracker *Tracker
 	roster  *Roster
+	ready   chan struct{} // closed once the first sync is in the tracker
+	invites *InviteLog    // optional
 }
 
-// NewFeed returns a feed into tracker and roster (who is joined where).
-func NewFeed(logger *slog.Logger, tracker *Tracker, roster *Roster) *Feed {
+// NewFeed returns a feed into tracker and roster (who is joined where), and
+// into invites (may be nil) which rooms the bot was invited to.
+func NewFeed(logger *slog.Logger, tracker *Tracker, roster *Roster, invites *InviteLog) *Feed {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Feed{logger: logger, tracker: tracker, roster: roster}
+	return &Feed{logger: logger, tracker: tracker, roster: roster, ready: make(chan struct{}), invites: invites}
 }
+
+// Ready is closed once the first sync response (the full state of every
+// joined room, or the delta since the persisted position) is in the
+// tracker and the roster.
+func (f *Feed) Ready() <-chan struct{} { return f.ready }
 
 // Run consumes events until the channel closes or ctx ends.
 func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
@@ -53,11 +61,8 @@ func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
 				batch = append(batch, u)
 			}
 		case matrixbot.KindMembership:
-			if ev.Membership == event.MembershipLeave || ev.Membership == event.MembershipBan {
-				f.roster.forget(ev.RoomID)
-				if err := f.tracker.ForgetRoom(ctx, ev.RoomID); err != nil {
-					return ignoreClosed(err)
-				}
+			if err := f.botMembership(ctx, ev); err != nil {
+				return err
 			}
 		case matrixbot.KindSyncDone:
 			f.roster.apply(joins, ev.Initial)
@@ -72,8 +77,37 @@ func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
 				return ignoreClosed(err)
 			}
 			batch = nil
+			select {
+			case <-f.ready:
+			default:
+				close(f.ready)
+			}
 		}
 	}
+}
+
+// botMembership follows the bot's own membership: an invite is logged for
+// the join policy; leaving a room forgets everything about it.
+func (f *Feed) botMembership(ctx context.Context, ev matrixbot.Event) error {
+	switch ev.Membership {
+	case event.MembershipInvite:
+		if f.invites != nil {
+			if err := f.invites.record(ctx, ev.RoomID, ev.Sender); err != nil {
+				f.logger.Warn("could not record an invite", "room", ev.RoomID, "error", err)
+			}
+		}
+	case event.MembershipLeave, event.MembershipBan:
+		f.roster.forget(ev.RoomID)
+		if f.invites != nil {
+			if err := f.invites.forget(ctx, ev.RoomID); err != nil {
+				f.logger.Warn("could not forget an invite", "room", ev.RoomID, "error", err)
+			}
+		}
+		if err := f.tracker.ForgetRoom(ctx, ev.RoomID); err != nil {
+			return ignoreClosed(err)
+		}
+	}
+	return nil
 }
 
 // decode reads one event into an update, or reports that it is not a

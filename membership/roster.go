@@ -67,3 +67,14 @@ func (r *Roster) Joined(room id.RoomID, user id.UserID) bool {
 	defer r.mu.RUnlock()
 	return r.rooms[room][user]
 }
+
+// Rooms lists the rooms whose members the bot sees.
+func (r *Roster) Rooms() []id.RoomID {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]id.RoomID, 0, len(r.rooms))
+	for room := range r.rooms {
+		out = append(out, room)
+	}
+	return out
+}

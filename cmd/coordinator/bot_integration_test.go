@@ -171,25 +171,38 @@ func TestRequireRoomMembership(t *testing.T) {
 	inviteBot(t, alice, room, botID)
 	botless := env.CreateRoom(t, alice)
 
-	sfuGet := func(u *testenv.User, room id.RoomID) (int, string) {
-		tok := env.OpenIDToken(t, u)
-		body := fmt.Sprintf(`{"room":%q,"device_id":"D","openid_token":{"access_token":%q,"matrix_server_name":%q}}`,
-			room, tok.AccessToken, tok.MatrixServerName)
-		res, err := http.Post("http://"+addr+"/sfu/get", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]string
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		return res.StatusCode, out["errcode"] + " " + out["error"]
-	}
 	// The roster is filled by the bot's sync: wait for alice to be seen.
-	waitFor(t, 10*time.Second, "alice allowed", func() bool { code, _ := sfuGet(alice, room); return code == 200 })
-	if code, msg := sfuGet(carol, room); code != 403 || !strings.Contains(msg, "not a member") {
-		t.Errorf("non-member: %d %s", code, msg)
+	waitFor(t, 10*time.Second, "alice allowed", func() bool { code, _ := sfuGet(t, env, addr, alice, room, "D"); return code == 200 })
+	if code, res := sfuGet(t, env, addr, carol, room, "D"); code != 403 || !strings.Contains(res.msg(), "not a member") {
+		t.Errorf("non-member: %d %s", code, res.msg())
 	}
-	if code, msg := sfuGet(alice, botless); code != 403 || !strings.Contains(msg, "invite the bot") {
-		t.Errorf("room without the bot: %d %s", code, msg)
+	if code, res := sfuGet(t, env, addr, alice, botless, "D"); code != 403 || !strings.Contains(res.msg(), "invite the bot") {
+		t.Errorf("room without the bot: %d %s", code, res.msg())
 	}
+}
+
+// sfuResult is an /sfu/get answer: a grant or a Matrix error.
+type sfuResult struct {
+	URL     string `json:"url"`
+	JWT     string `json:"jwt"`
+	ErrCode string `json:"errcode"`
+	Error   string `json:"error"`
+}
+
+func (r sfuResult) msg() string { return r.ErrCode + " " + r.Error }
+
+// sfuGet asks the coordinator at addr for a LiveKit token for u's device.
+func sfuGet(t *testing.T, env *testenv.Env, addr string, u *testenv.User, room id.RoomID, device string) (int, sfuResult) {
+	t.Helper()
+	tok := env.OpenIDToken(t, u)
+	body := fmt.Sprintf(`{"room":%q,"device_id":%q,"openid_token":{"access_token":%q,"matrix_server_name":%q}}`,
+		room, device, tok.AccessToken, tok.MatrixServerName)
+	res, err := http.Post("http://"+addr+"/sfu/get", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out sfuResult
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
 }

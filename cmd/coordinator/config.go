@@ -56,6 +56,9 @@ type LiveKitConfig struct {
 	TokenTTL              time.Duration `yaml:"token_ttl" doc:"Lifetime of issued LiveKit tokens."`
 	InsecureSkipVerifyTLS bool          `yaml:"insecure_skip_verify_tls" env:"LIVEKIT_INSECURE_SKIP_VERIFY_TLS" doc:"Skip TLS verification of homeserver calls. The variable must be exactly YES_I_KNOW_WHAT_I_AM_DOING."`
 	SanityCheckInterval   time.Duration `yaml:"sanity_check_interval" env:"LIVEKIT_SANITY_CHECK_INTERVAL_SECONDS" doc:"How often delegated delayed-leave jobs re-check LiveKit; 0 disables. The variable is whole seconds."`
+	EnforceMembership     bool          `yaml:"enforce_membership" doc:"Remove LiveKit participants with no valid Matrix call membership, and delete LiveKit rooms with no member left (needs the Matrix bot; only rooms the bot is in are judged)."`
+	EnforceGrace          time.Duration `yaml:"enforce_grace" doc:"How long a LiveKit participant may stay without a membership before it is removed."`
+	EnforceInterval       time.Duration `yaml:"enforce_interval" doc:"How often LiveKit's rooms are compared with the memberships (webhooks trigger earlier checks)."`
 }
 
 // MatrixConfig describes the homeserver and the coordinator's bot account.
@@ -87,6 +90,16 @@ type BotConfig struct {
 type CallsConfig struct {
 	Join  string            `yaml:"join" doc:"Which calls the coordinator joins: never, invited (calls in rooms it was invited to) or all (every call in joined rooms)."`
 	Rooms map[string]string `yaml:"rooms" doc:"Per-room overrides of join, room id to policy, e.g. {\"!abc:example.org\": never}."`
+
+	FamedlyStateKey     string        `yaml:"famedly_state_key" doc:"State-key form of our com.famedly.call.member events: auto (the Famedly SDK's choice: user_device in msc3757 room versions, else user), user, user_device or device_user. Use the form the room's clients use."`
+	FamedlyExpiry       time.Duration `yaml:"famedly_expiry" doc:"Our Famedly expires_ts is now plus this."`
+	FamedlyRefresh      time.Duration `yaml:"famedly_refresh" doc:"How often our Famedly membership is rewritten."`
+	FamedlyLeaveDelay   time.Duration `yaml:"famedly_leave_delay" doc:"MSC4140 delayed-leave delay of our Famedly memberships: how long after the coordinator dies it drops out of the call."`
+	FamedlyLeaveRestart time.Duration `yaml:"famedly_leave_restart" doc:"How often the Famedly delayed leave is restarted while we live."`
+	RTCExpiry           time.Duration `yaml:"matrixrtc_expiry" doc:"Horizon of our MatrixRTC memberships (expires is kept at about now plus this)."`
+	RTCRefresh          time.Duration `yaml:"matrixrtc_refresh" doc:"How often our MatrixRTC membership is rewritten."`
+	RTCLeaveDelay       time.Duration `yaml:"matrixrtc_leave_delay" doc:"MSC4140 delayed-leave delay of our MatrixRTC memberships."`
+	RTCLeaveRestart     time.Duration `yaml:"matrixrtc_leave_restart" doc:"How often the MatrixRTC delayed leave is restarted while we live."`
 }
 
 // Join policies.
@@ -101,10 +114,14 @@ func defaultConfig() Config {
 	return Config{
 		Log:     LogConfig{Level: "info", Format: "text"},
 		HTTP:    HTTPConfig{Bind: ":8080", RateBurst: 20},
-		LiveKit: LiveKitConfig{TokenTTL: time.Hour},
+		LiveKit: LiveKitConfig{TokenTTL: time.Hour, EnforceMembership: true, EnforceGrace: 30 * time.Second, EnforceInterval: 10 * time.Second},
 		Matrix:  MatrixConfig{OpenIDCacheTTL: 5 * time.Minute, RequestTimeout: 5 * time.Second},
 		DataDir: "/var/lib/switchboard",
-		Calls:   CallsConfig{Join: JoinNever},
+		Calls: CallsConfig{Join: JoinNever, FamedlyStateKey: "auto",
+			FamedlyExpiry: 6 * time.Minute, FamedlyRefresh: 2 * time.Minute,
+			FamedlyLeaveDelay: 18 * time.Second, FamedlyLeaveRestart: 4 * time.Second,
+			RTCExpiry: 4 * time.Hour, RTCRefresh: time.Hour,
+			RTCLeaveDelay: 10 * time.Second, RTCLeaveRestart: 5 * time.Second},
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/membership"
 )
 
 // validate checks the merged configuration and returns every problem found,
@@ -102,6 +104,42 @@ func (c *Config) validate() []error {
 	policies := []string{JoinNever, JoinInvited, JoinAll}
 	if !slices.Contains(policies, c.Calls.Join) {
 		bad("calls.join", "%q is not one of never, invited, all", c.Calls.Join)
+	}
+	if c.Calls.Join != JoinNever && !c.botEnabled() {
+		bad("calls.join", "%q needs the Matrix bot (matrix.homeserver_url and matrix.bot)", c.Calls.Join)
+	}
+	if !slices.Contains([]string{"auto", "user", "user_device", "device_user"}, c.Calls.FamedlyStateKey) {
+		bad("calls.famedly_state_key", "%q is not one of auto, user, user_device, device_user", c.Calls.FamedlyStateKey)
+	}
+	positive := map[string]time.Duration{
+		"calls.famedly_expiry": c.Calls.FamedlyExpiry, "calls.famedly_refresh": c.Calls.FamedlyRefresh,
+		"calls.famedly_leave_delay": c.Calls.FamedlyLeaveDelay, "calls.famedly_leave_restart": c.Calls.FamedlyLeaveRestart,
+		"calls.matrixrtc_expiry": c.Calls.RTCExpiry, "calls.matrixrtc_refresh": c.Calls.RTCRefresh,
+		"calls.matrixrtc_leave_delay": c.Calls.RTCLeaveDelay, "calls.matrixrtc_leave_restart": c.Calls.RTCLeaveRestart,
+		"livekit.enforce_grace": c.LiveKit.EnforceGrace, "livekit.enforce_interval": c.LiveKit.EnforceInterval,
+	}
+	for _, key := range sortedKeys(positive) {
+		if positive[key] <= 0 {
+			bad(key, "must be positive, got %v", positive[key])
+		}
+	}
+	if c.Calls.FamedlyRefresh >= c.Calls.FamedlyExpiry+membership.FamedlyExpiryGrace {
+		bad("calls.famedly_refresh", "%v would let our membership expire between refreshes (expiry %v plus the %v grace)",
+			c.Calls.FamedlyRefresh, c.Calls.FamedlyExpiry, membership.FamedlyExpiryGrace)
+	}
+	if c.Calls.RTCRefresh >= c.Calls.RTCExpiry {
+		bad("calls.matrixrtc_refresh", "%v would let our membership expire between refreshes (expiry %v)", c.Calls.RTCRefresh, c.Calls.RTCExpiry)
+	}
+	for _, p := range []struct {
+		key            string
+		restart, delay time.Duration
+	}{
+		{"calls.famedly_leave_restart", c.Calls.FamedlyLeaveRestart, c.Calls.FamedlyLeaveDelay},
+		{"calls.matrixrtc_leave_restart", c.Calls.RTCLeaveRestart, c.Calls.RTCLeaveDelay},
+	} {
+		if p.restart >= p.delay {
+			bad(p.key, "%v must be shorter than the leave delay %v, or the delayed leave fires while we live", p.restart, p.delay)
+		}
 	}
 	for _, room := range sortedKeys(c.Calls.Rooms) {
 		if !strings.HasPrefix(room, "!") || !strings.Contains(room, ":") {

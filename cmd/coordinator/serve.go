@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 	"github.com/switchboard-rtc/switchboard/jwtservice"
+	lklive "github.com/switchboard-rtc/switchboard/livekit"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -54,24 +55,38 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	var runs []func(context.Context) error
 	mux := http.NewServeMux()
 	var auth jwtservice.Authorizer
+	var bp *botParts
 	if cfg.botEnabled() {
-		bp, err := newBotParts(cfg, logger)
-		if err != nil {
+		var err error
+		if bp, err = newBotParts(ctx, cfg, logger); err != nil {
 			return err
 		}
 		defer bp.close()
 		runs = append(runs, bp.runs()...)
-		mux.Handle("/admin/", membership.AdminHandler(bp.tracker, cfg.Admin.Token))
+		mux.Handle("/admin/", membership.AdminHandler(bp.tracker, bp.presence, cfg.Admin.Token))
 		if cfg.Matrix.RequireRoomMembership {
 			auth = roomAuthorizer{bp.roster}
 		}
 	}
 
-	jwt, err := newJWTParts(cfg, logger, auth)
+	rs := roomService(cfg)
+	var sinks []jwtservice.WebhookSink
+	var forgetRoom func(string) // set once the JWT service exists, before anything runs
+	if bp != nil && cfg.LiveKit.EnforceMembership {
+		e := lklive.NewEnforcer(logger.With("component", "enforcement"), lklive.EnforcerConfig{
+			Grace: cfg.LiveKit.EnforceGrace, Interval: cfg.LiveKit.EnforceInterval,
+			RequestTimeout: cfg.Matrix.RequestTimeout, OnRoomDeleted: func(name string) { forgetRoom(name) },
+		}, rs, bp.tracker, bp.roster)
+		defer e.Close()
+		sinks = append(sinks, e)
+		runs = append(runs, e.Run)
+	}
+	jwt, err := newJWTParts(cfg, logger, rs, auth, sinks)
 	if err != nil {
 		return err
 	}
 	defer jwt.close()
+	forgetRoom = jwt.service.ForgetRoom
 	runs = append(runs, jwt.delayed.Run)
 	mux.Handle("/", jwt.service.Handler())
 

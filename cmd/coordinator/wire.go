@@ -29,7 +29,8 @@ func (p *jwtParts) close() {
 
 // newJWTParts builds the OpenID verifier and the token service from the
 // validated configuration. Nothing is started.
-func newJWTParts(cfg *Config, logger *slog.Logger, auth jwtservice.Authorizer) (*jwtParts, error) {
+func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, auth jwtservice.Authorizer,
+	sinks []jwtservice.WebhookSink) (*jwtParts, error) {
 	ocfg := openid.Config{
 		HomeserverURLs:        cfg.Matrix.HomeserverURLs,
 		InsecureSkipVerifyTLS: cfg.LiveKit.InsecureSkipVerifyTLS,
@@ -50,12 +51,6 @@ func newJWTParts(cfg *Config, logger *slog.Logger, auth jwtservice.Authorizer) (
 	if err != nil {
 		return nil, fmt.Errorf("openid verifier: %w", err)
 	}
-	apiURL := cfg.LiveKit.APIURL
-	if apiURL == "" {
-		apiURL = cfg.LiveKit.URL
-	}
-	rs := lksdk.NewRoomServiceClient(apiURL, cfg.LiveKit.Key, cfg.LiveKit.Secret.Reveal())
-
 	// Delegated delayed leaves call the users' homeservers: through the same
 	// SSRF rules as the OpenID checks.
 	hc := openid.GuardedClient(ocfg)
@@ -78,11 +73,20 @@ func newJWTParts(cfg *Config, logger *slog.Logger, auth jwtservice.Authorizer) (
 		TokenTTL:              cfg.LiveKit.TokenTTL,
 		FullAccessHomeservers: cfg.LiveKit.FullAccessHomeservers,
 		RateLimit:             jwtservice.RateLimit{Rate: cfg.HTTP.RateLimit, Burst: cfg.HTTP.RateBurst},
-	}, jwtservice.Deps{Verifier: verifier, Rooms: rs, CSAPI: csapi, DelayedLeaves: delayed, Authorizer: auth})
+	}, jwtservice.Deps{Verifier: verifier, Rooms: rs, CSAPI: csapi, DelayedLeaves: delayed, Authorizer: auth, Webhooks: sinks})
 	if err != nil {
 		_ = verifier.Close()
 		_ = delayed.Close()
 		return nil, err
 	}
 	return &jwtParts{verifier: verifier, delayed: delayed, service: svc}, nil
+}
+
+// roomService is the LiveKit server API client (RoomService).
+func roomService(cfg *Config) *lksdk.RoomServiceClient {
+	apiURL := cfg.LiveKit.APIURL
+	if apiURL == "" {
+		apiURL = cfg.LiveKit.URL
+	}
+	return lksdk.NewRoomServiceClient(apiURL, cfg.LiveKit.Key, cfg.LiveKit.Secret.Reveal())
 }

@@ -16,13 +16,15 @@ import (
 // botParts are the Matrix side: the bot's client, the membership tracker and
 // the feed between them. Each has a Run loop.
 type botParts struct {
-	bot     *matrixbot.Bot
-	tracker *membership.Tracker
-	roster  *membership.Roster
-	feed    *membership.Feed
+	bot      *matrixbot.Bot
+	tracker  *membership.Tracker
+	roster   *membership.Roster
+	invites  *membership.InviteLog
+	feed     *membership.Feed
+	presence *membership.Presence
 }
 
-func newBotParts(cfg *Config, logger *slog.Logger) (*botParts, error) {
+func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger) (*botParts, error) {
 	b := cfg.Matrix.Bot
 	var policy matrixbot.InvitePolicy
 	for _, who := range b.AcceptInvites {
@@ -43,11 +45,50 @@ func newBotParts(cfg *Config, logger *slog.Logger) (*botParts, error) {
 	if err != nil {
 		return nil, err
 	}
-	tracker := membership.NewTracker(logger.With("component", "membership"), nil)
+	invites, err := membership.OpenInviteLog(ctx, cfg.DataDir)
+	if err != nil {
+		_ = bot.Close()
+		return nil, err
+	}
+	mlog := logger.With("component", "membership")
+	tracker := membership.NewTracker(mlog, nil)
 	roster := membership.NewRoster()
-	return &botParts{bot: bot, tracker: tracker, roster: roster,
-		feed: membership.NewFeed(logger.With("component", "membership"), tracker, roster)}, nil
+	feed := membership.NewFeed(mlog, tracker, roster, invites)
+	presence := membership.NewPresence(logger.With("component", "presence"), presenceConfig(cfg),
+		membership.NewClientWriter(bot.Client), tracker, roomFacts{roster, invites}, feed.Ready(), nil)
+	return &botParts{bot: bot, tracker: tracker, roster: roster, invites: invites, feed: feed, presence: presence}, nil
 }
+
+// presenceConfig turns the calls section into the presence's typed config
+// (validated already).
+func presenceConfig(cfg *Config) membership.PresenceConfig {
+	c := cfg.Calls
+	policy := membership.JoinPolicy{Rooms: map[id.RoomID]membership.JoinMode{}}
+	policy.Default, _ = membership.ParseJoinMode(c.Join)
+	for room, mode := range c.Rooms {
+		policy.Rooms[id.RoomID(room)], _ = membership.ParseJoinMode(mode)
+	}
+	form := map[string]membership.StateKeyForm{
+		"user": membership.FamedlyUser, "user_device": membership.FamedlyUserDevice, "device_user": membership.FamedlyDeviceUser,
+	}[c.FamedlyStateKey] // auto: FamedlyFormUnknown
+	return membership.PresenceConfig{
+		Policy: policy, FamedlyStateKey: form,
+		FamedlyExpiry: c.FamedlyExpiry, FamedlyRefresh: c.FamedlyRefresh,
+		FamedlyLeaveDelay: c.FamedlyLeaveDelay, FamedlyLeaveRestart: c.FamedlyLeaveRestart,
+		MatrixRTCExpiry: c.RTCExpiry, MatrixRTCRefresh: c.RTCRefresh,
+		MatrixRTCLeaveDelay: c.RTCLeaveDelay, MatrixRTCLeaveRestart: c.RTCLeaveRestart,
+		RequestTimeout: cfg.Matrix.RequestTimeout,
+	}
+}
+
+// roomFacts tells the join policy where the bot is and was invited.
+type roomFacts struct {
+	roster  *membership.Roster
+	invites *membership.InviteLog
+}
+
+func (f roomFacts) InRoom(room id.RoomID) bool  { return f.roster.Knows(room) }
+func (f roomFacts) Invited(room id.RoomID) bool { return f.invites.Invited(room) }
 
 // roomAuthorizer gives tokens only to users joined to the call's Matrix
 // room, as the bot sees it (matrix.require_room_membership).
@@ -72,7 +113,12 @@ func (p *botParts) runs() []func(context.Context) error {
 		p.bot.Run,
 		p.tracker.Run,
 		func(ctx context.Context) error { return p.feed.Run(ctx, p.bot.Events()) },
+		p.presence.Run,
 	}
 }
 
-func (p *botParts) close() { _ = p.bot.Close() }
+func (p *botParts) close() {
+	_ = p.presence.Close()
+	_ = p.invites.Close()
+	_ = p.bot.Close()
+}

@@ -1,0 +1,150 @@
+package livekit
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/membership"
+)
+
+// RoomService is the part of LiveKit's RoomService the enforcer uses
+// (*lksdk.RoomServiceClient has it).
+type RoomService interface {
+	ListRooms(ctx context.Context, req *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error)
+	ListParticipants(ctx context.Context, req *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error)
+	RemoveParticipant(ctx context.Context, req *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error)
+	DeleteRoom(ctx context.Context, req *livekit.DeleteRoomRequest) (*livekit.DeleteRoomResponse, error)
+}
+
+// Members is the membership tracker as the enforcer sees it.
+type Members interface {
+	Snapshot(ctx context.Context) ([]membership.Member, error)
+	Subscribe(ctx context.Context) (<-chan membership.Change, error)
+}
+
+// Rooms lists the Matrix rooms whose members the bot sees; LiveKit rooms of
+// other Matrix rooms are never judged.
+type Rooms interface {
+	Rooms() []id.RoomID
+}
+
+// EnforcerConfig tunes the enforcer. Zero values take the defaults.
+type EnforcerConfig struct {
+	Grace          time.Duration // how long a participant may stay without a membership (30 s)
+	Interval       time.Duration // how often every room is checked (10 s)
+	RequestTimeout time.Duration // bound on each LiveKit call (5 s)
+	// OnRoomDeleted, if set, is told of each LiveKit room the enforcer
+	// deleted (the JWT service forgets it knew the room existed).
+	OnRoomDeleted func(name string)
+}
+
+// Enforcer keeps LiveKit in line with Matrix: a participant whose identity
+// has no valid call membership in the room's Matrix room is removed after
+// the grace period, and a LiveKit room whose Matrix room has no valid member
+// left is deleted. Its Run goroutine owns all state; webhooks and tracker
+// changes only wake it.
+type Enforcer struct {
+	cfg     EnforcerConfig
+	logger  *slog.Logger
+	rs      RoomService
+	members Members
+	rooms   Rooms
+	wake    chan struct{} // 1-buffered
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// NewEnforcer returns an enforcer; Run starts it.
+func NewEnforcer(logger *slog.Logger, cfg EnforcerConfig, rs RoomService, members Members, rooms Rooms) *Enforcer {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 30 * time.Second
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 10 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	return &Enforcer{cfg: cfg, logger: logger, rs: rs, members: members, rooms: rooms,
+		wake: make(chan struct{}, 1), closed: make(chan struct{})}
+}
+
+// HandleLiveKitEvent takes a verified LiveKit webhook: a participant joining
+// or a room starting brings the next check forward. It never blocks.
+func (e *Enforcer) HandleLiveKitEvent(ev *livekit.WebhookEvent) {
+	switch ev.GetEvent() {
+	case "participant_joined", "room_started", "participant_left":
+		e.poke()
+	}
+}
+
+func (e *Enforcer) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops Run; it is idempotent.
+func (e *Enforcer) Close() error {
+	e.closeOnce.Do(func() { close(e.closed) })
+	return nil
+}
+
+// Run checks LiveKit every interval, soon after a webhook or a membership
+// leaving, and when a grace period ends, until ctx ends or Close.
+func (e *Enforcer) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changes, err := e.members.Subscribe(ctx)
+	if err != nil {
+		return nil // the tracker has stopped: so are we
+	}
+	st := newEnforceState()
+	timer := time.NewTimer(e.cfg.Interval)
+	defer timer.Stop()
+	due := time.Now().Add(e.cfg.Interval)
+	soon := func() { due = minTime(due, time.Now().Add(enforceDebounce)) }
+	for {
+		timer.Reset(time.Until(due))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.closed:
+			return nil
+		case c, ok := <-changes:
+			if !ok {
+				return nil
+			}
+			if c.Kind == membership.Left || c.Kind == membership.Expired {
+				soon()
+			}
+		case <-e.wake:
+			soon()
+		case <-timer.C:
+		}
+		if time.Now().Before(due) {
+			continue
+		}
+		due = time.Now().Add(e.check(ctx, st))
+	}
+}
+
+// enforceDebounce gathers a burst of webhooks or leaves into one check.
+const enforceDebounce = 300 * time.Millisecond
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

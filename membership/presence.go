@@ -1,0 +1,274 @@
+package membership
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// PresenceConfig says who we are in calls and how our memberships are
+// kept. Zero durations take the references' values (see withDefaults).
+type PresenceConfig struct {
+	UserID   id.UserID   // empty: the writer's (Self)
+	DeviceID id.DeviceID // empty: the writer's (Self)
+	Policy   JoinPolicy
+	// FamedlyStateKey is the state-key form of our Famedly memberships;
+	// FamedlyFormUnknown picks as the SDK does: "{userId}_{deviceId}" in
+	// msc3757 room versions, else "{userId}".
+	FamedlyStateKey StateKeyForm
+	FamedlyExpiry   time.Duration // expires_ts = now + this (6 min)
+	FamedlyRefresh  time.Duration // rewrite period (2 min)
+	// MSC4140 delayed leave: server-side delay and our restart period.
+	FamedlyLeaveDelay     time.Duration // 18 s
+	FamedlyLeaveRestart   time.Duration // 4 s
+	MatrixRTCExpiry       time.Duration // the "expires" horizon ahead of now (4 h)
+	MatrixRTCRefresh      time.Duration // rewrite period (1 h)
+	MatrixRTCLeaveDelay   time.Duration // 10 s (Element Call's value)
+	MatrixRTCLeaveRestart time.Duration // 5 s
+	// RequestTimeout bounds each homeserver request, the final leave
+	// included (5 s).
+	RequestTimeout time.Duration
+}
+
+func (c PresenceConfig) withDefaults() PresenceConfig {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.FamedlyExpiry, FamedlyExpiryGrace)
+	def(&c.FamedlyRefresh, 2*time.Minute)
+	def(&c.FamedlyLeaveDelay, 18*time.Second)
+	def(&c.FamedlyLeaveRestart, 4*time.Second)
+	def(&c.MatrixRTCExpiry, DefaultMatrixRTCExpiry)
+	def(&c.MatrixRTCRefresh, time.Hour)
+	def(&c.MatrixRTCLeaveDelay, 10*time.Second)
+	def(&c.MatrixRTCLeaveRestart, 5*time.Second)
+	def(&c.RequestTimeout, 5*time.Second)
+	return c
+}
+
+// Presence keeps our own memberships: it decides from the tracker and the
+// join policy which calls we take part in, and runs one seat (a goroutine
+// that writes, refreshes and finally removes the membership) per call and
+// dialect. On start it first removes memberships of ours left by an earlier
+// run. Run's goroutine owns the set of seats; seats publish their state on
+// the board for the admin view.
+type Presence struct {
+	cfg       PresenceConfig
+	logger    *slog.Logger
+	writer    RoomWriter
+	tracker   *Tracker
+	facts     RoomFacts
+	clock     Clock
+	ready     <-chan struct{}
+	sessionID string
+	board     board
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// NewPresence returns a presence that starts once ready is closed (the
+// tracker holds the first sync's state). facts tells the policy which rooms
+// the bot is in and was invited to. A nil clock is the system clock.
+func NewPresence(logger *slog.Logger, cfg PresenceConfig, writer RoomWriter, tracker *Tracker,
+	facts RoomFacts, ready <-chan struct{}, clock Clock) *Presence {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	return &Presence{cfg: cfg.withDefaults(), logger: logger, writer: writer, tracker: tracker, facts: facts,
+		clock: clock, ready: ready, sessionID: newSessionID(), board: board{seats: map[seatKey]*SeatStatus{}},
+		closed: make(chan struct{})}
+}
+
+// Close stops Run (which then leaves every call); it is idempotent.
+func (p *Presence) Close() error {
+	p.closeOnce.Do(func() { close(p.closed) })
+	return nil
+}
+
+// reconcileDelay batches bursts of tracker changes into one decision.
+const reconcileDelay = 100 * time.Millisecond
+
+// Run keeps our memberships until ctx ends or Close; it leaves every call
+// before it returns.
+func (p *Presence) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	changes, err := p.tracker.Subscribe(ctx)
+	if err != nil {
+		return ignoreClosed(err)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-p.ready:
+	}
+	if p.cfg.UserID == "" || p.cfg.DeviceID == "" {
+		p.cfg.UserID, p.cfg.DeviceID = p.writer.Self()
+	}
+	members, err := p.tracker.Snapshot(ctx)
+	if err != nil {
+		return ignoreClosed(err)
+	}
+	delay := p.delaySupport(ctx)
+	p.removeStale(ctx, members)
+
+	live := map[memberID]Member{}
+	for _, m := range members {
+		live[idOf(m)] = m
+	}
+	seats := map[seatKey]*seat{}
+	exited := make(chan seatKey)
+	var wg sync.WaitGroup
+	defer func() {
+		for _, s := range seats {
+			s.stop()
+		}
+		wg.Wait()
+	}()
+	timer := p.clock.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c, ok := <-changes:
+			if !ok {
+				return nil
+			}
+			p.note(live, seats, c)
+			timer.Reset(reconcileDelay)
+			continue
+		case k := <-exited:
+			delete(seats, k)
+		case <-timer.C():
+		}
+		p.reconcile(ctx, live, seats, delay, exited, &wg)
+	}
+}
+
+// note applies one tracker change and tells a seat whose own membership
+// vanished (delayed leave fired, overwritten) to write it again.
+func (p *Presence) note(live map[memberID]Member, seats map[seatKey]*seat, c Change) {
+	m := c.Member
+	switch c.Kind {
+	case Joined, Updated:
+		live[idOf(m)] = m
+	case Left, Expired:
+		delete(live, idOf(m))
+		if m.UserID == p.cfg.UserID && m.DeviceID == p.cfg.DeviceID {
+			if s := seats[seatKey{Call: m.Call, Dialect: m.Dialect}]; s != nil {
+				s.poke()
+			}
+		}
+	}
+}
+
+// reconcile starts seats for wanted calls and stops the others.
+func (p *Presence) reconcile(ctx context.Context, live map[memberID]Member, seats map[seatKey]*seat,
+	delay bool, exited chan<- seatKey, wg *sync.WaitGroup) {
+	others := make([]Member, 0, len(live))
+	for _, m := range live {
+		others = append(others, m)
+	}
+	want := wantedSeats(others, p.cfg.UserID, p.cfg.Policy, p.facts)
+	for k, s := range seats {
+		if _, ok := want[k]; !ok && !s.stopping {
+			p.logger.Info("leaving call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
+				"reason", "no other live member, or the policy no longer allows it")
+			s.stop()
+		}
+	}
+	for k, template := range want {
+		if _, ok := seats[k]; ok {
+			continue
+		}
+		p.logger.Info("joining call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
+			"policy", p.cfg.Policy.Mode(k.Call.Room).String())
+		s := p.newSeat(ctx, k, template, delay)
+		seats[k] = s
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.run()
+			select {
+			case exited <- k:
+			case <-ctx.Done():
+			}
+		}()
+	}
+}
+
+// delaySupport asks the homeserver once whether it does MSC4140.
+func (p *Presence) delaySupport(ctx context.Context) bool {
+	rctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
+	defer cancel()
+	ok, err := p.writer.DelaySupported(rctx)
+	if err != nil {
+		p.logger.Warn("could not ask the homeserver about delayed events; joining without a delayed leave", "error", err)
+	} else if !ok {
+		p.logger.Warn("the homeserver does not advertise MSC4140 delayed events: a killed coordinator stays in calls until its membership expires")
+	}
+	return ok
+}
+
+// removeStale cancels delayed leaves scheduled by an earlier run for our
+// call-member state and removes memberships of our user and device that the
+// tracker still shows, so nothing of a killed run lingers. Seats that are
+// still wanted write fresh memberships right after.
+func (p *Presence) removeStale(ctx context.Context, members []Member) {
+	rctx, cancel := context.WithTimeout(ctx, 4*p.cfg.RequestTimeout)
+	defer cancel()
+	scheduled, err := p.writer.ListScheduled(rctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		p.logger.Debug("could not list delayed events", "error", err)
+	}
+	for _, s := range scheduled {
+		if s.EventType != FamedlyEventType && s.EventType != MatrixRTCEventType {
+			continue
+		}
+		if err := p.writer.UpdateDelayed(rctx, s.DelayID, DelayCancel); err != nil && !errors.Is(err, ErrDelayGone) {
+			p.logger.Warn("could not cancel a delayed leave of an earlier run", "room", s.Room, "state_key", s.StateKey, "error", err)
+		}
+	}
+	for _, m := range members {
+		if m.UserID != p.cfg.UserID || m.DeviceID != p.cfg.DeviceID || m.Dialect == DialectRTCSticky {
+			continue
+		}
+		shape := seatShape{key: seatKey{Call: m.Call, Dialect: m.Dialect}, stateKey: m.StateKey,
+			eventType: FamedlyEventType, legacyFamedly: m.Dialect == DialectFamedly && !isPerDeviceFamedlyKey(m.StateKey)}
+		if m.Dialect == DialectMatrixRTC {
+			shape.eventType = MatrixRTCEventType
+		}
+		content, err := p.leaveContent(rctx, shape)
+		if err == nil {
+			err = p.writer.PutState(rctx, m.Call.Room, shape.eventType, shape.stateKey, content)
+		}
+		if err != nil {
+			p.logger.Warn("could not remove a membership of an earlier run", "room", m.Call.Room, "state_key", m.StateKey, "error", err)
+			continue
+		}
+		p.logger.Info("removed a membership of an earlier run", "room", m.Call.Room, "state_key", m.StateKey, "dialect", m.Dialect.String())
+	}
+}
+
+func isPerDeviceFamedlyKey(stateKey string) bool {
+	form, _, _, err := ParseFamedlyStateKey(stateKey)
+	return err == nil && form != FamedlyUser
+}

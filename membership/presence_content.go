@@ -1,0 +1,145 @@
+package membership
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// seatShape is how one membership of ours is written: where, and as what.
+type seatShape struct {
+	key      seatKey
+	stateKey string
+	// legacyFamedly: the "{userId}" state key, shared by all our devices, so
+	// every write is a read-modify-write that keeps other devices' entries.
+	legacyFamedly bool
+	eventType     string
+}
+
+// shapeSeat picks the state key for a seat from the room version and the
+// configured Famedly form (FamedlyFormUnknown: the SDK's own choice).
+func shapeSeat(k seatKey, user id.UserID, device id.DeviceID, roomVersion string, form StateKeyForm) seatShape {
+	owned := ownedStateRoom(roomVersion)
+	if k.Dialect == DialectMatrixRTC {
+		return seatShape{key: k, eventType: MatrixRTCEventType,
+			stateKey: MatrixRTCStateKey(string(user), string(device), k.Call.Application, k.Call.CallID, owned)}
+	}
+	if form == FamedlyFormUnknown {
+		form = FamedlyUser
+		if owned {
+			form = FamedlyUserDevice
+		}
+	}
+	return seatShape{key: k, eventType: FamedlyEventType, legacyFamedly: form == FamedlyUser,
+		stateKey: FamedlyStateKey(form, user, device)}
+}
+
+// newSessionID is a Famedly membershipID: base64 of 16 random bytes, new for
+// every process start as the SDK does per app launch.
+func newSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// ourMember is the membership we write for a seat at now.
+func (p *Presence) ourMember(k seatKey, template Member, created, now time.Time) Member {
+	m := Member{Dialect: k.Dialect, Call: k.Call, UserID: p.cfg.UserID, DeviceID: p.cfg.DeviceID}
+	switch k.Dialect {
+	case DialectFamedly:
+		m.MembershipID = p.sessionID
+		m.ExpiresAt = now.Add(p.cfg.FamedlyExpiry + FamedlyExpiryGrace)
+		if len(template.ActiveFoci) > 0 {
+			m.ActiveFoci = template.ActiveFoci[:1]
+			if m.ActiveFoci[0].Type == "mesh" {
+				m.Feeds = []string{"m.usermedia"}
+			}
+		}
+	default:
+		m.MembershipID = string(p.cfg.UserID) + ":" + string(p.cfg.DeviceID)
+		m.CreatedAt = created
+		m.ActiveFoci = []Focus{{Type: "livekit", FocusSelection: "oldest_membership"}}
+		m.Preferred = template.Preferred
+		if len(m.Preferred) == 0 {
+			for _, f := range template.ActiveFoci {
+				if f.LiveKitServiceURL != "" {
+					m.Preferred = []Focus{{Type: f.Type, LiveKitServiceURL: f.LiveKitServiceURL, LiveKitAlias: f.LiveKitAlias}}
+					break
+				}
+			}
+		}
+	}
+	return m
+}
+
+// joinContent is the state content announcing m under shape.
+func (p *Presence) joinContent(ctx context.Context, shape seatShape, m Member, now time.Time) (json.RawMessage, error) {
+	if shape.key.Dialect == DialectMatrixRTC {
+		// The horizon is capped at now + expiry rather than growing by a
+		// whole expiry per refresh as the js-sdk does (matrixrtc-js.md 1.7).
+		expires := now.Sub(m.CreatedAt).Truncate(time.Millisecond) + p.cfg.MatrixRTCExpiry
+		return BuildMatrixRTC(m, expires)
+	}
+	ours, err := BuildFamedly([]Member{m})
+	if err != nil {
+		return nil, err
+	}
+	if !shape.legacyFamedly {
+		return ours, nil
+	}
+	var entry struct {
+		Memberships []json.RawMessage `json:"memberships"`
+	}
+	if err := json.Unmarshal(ours, &entry); err != nil || len(entry.Memberships) != 1 {
+		return nil, fmt.Errorf("membership: our famedly entry: %v", err)
+	}
+	return p.famedlyWithout(ctx, shape, entry.Memberships[0])
+}
+
+// leaveContent is the state content without our membership.
+func (p *Presence) leaveContent(ctx context.Context, shape seatShape) (json.RawMessage, error) {
+	switch {
+	case shape.key.Dialect == DialectMatrixRTC:
+		return json.RawMessage(`{}`), nil
+	case shape.legacyFamedly:
+		return p.famedlyWithout(ctx, shape, nil)
+	}
+	return json.RawMessage(`{"memberships":[]}`), nil
+}
+
+// famedlyWithout reads the shared "{userId}" event, drops every entry of our
+// device (any call: a device is in one call per event, as the SDK keeps it),
+// keeps the other devices' entries byte for byte, and appends add if given.
+func (p *Presence) famedlyWithout(ctx context.Context, shape seatShape, add json.RawMessage) (json.RawMessage, error) {
+	cur, err := p.writer.GetState(ctx, shape.key.Call.Room, shape.eventType, shape.stateKey)
+	if err != nil {
+		return nil, fmt.Errorf("membership: read %s: %w", shape.stateKey, err)
+	}
+	var c struct {
+		Memberships []json.RawMessage `json:"memberships"`
+	}
+	if len(cur) > 0 {
+		_ = json.Unmarshal(cur, &c) // unreadable content is replaced by ours
+	}
+	kept := make([]json.RawMessage, 0, len(c.Memberships)+1)
+	for _, e := range c.Memberships {
+		var d struct {
+			DeviceID string `json:"device_id"`
+		}
+		if json.Unmarshal(e, &d) == nil && d.DeviceID == string(p.cfg.DeviceID) {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if add != nil {
+		kept = append(kept, add)
+	}
+	return json.Marshal(struct {
+		Memberships []json.RawMessage `json:"memberships"`
+	}{kept})
+}

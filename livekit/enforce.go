@@ -54,7 +54,8 @@ type Enforcer struct {
 	rs      RoomService
 	members Members
 	rooms   Rooms
-	wake    chan struct{} // 1-buffered
+	now     func() time.Time // time.Now; tests step it
+	wake    chan struct{}    // 1-buffered
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -74,7 +75,7 @@ func NewEnforcer(logger *slog.Logger, cfg EnforcerConfig, rs RoomService, member
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 5 * time.Second
 	}
-	return &Enforcer{cfg: cfg, logger: logger, rs: rs, members: members, rooms: rooms,
+	return &Enforcer{cfg: cfg, logger: logger, rs: rs, members: members, rooms: rooms, now: time.Now,
 		wake: make(chan struct{}, 1), closed: make(chan struct{})}
 }
 

@@ -37,7 +37,7 @@ func (e *Enforcer) check(ctx context.Context, st *enforceState) time.Duration {
 		e.logger.Warn("enforcement: cannot list LiveKit rooms", "error", err)
 		return next
 	}
-	now := time.Now()
+	now := e.now()
 	seenRooms := map[string]bool{}
 	for _, room := range resp.GetRooms() {
 		name := room.GetName()

@@ -66,22 +66,45 @@ func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
 			}
 		case matrixbot.KindSyncDone:
 			f.roster.apply(joins, ev.Initial)
-			joins = nil
+			f.dropUnjoined(batch)
 			var err error
 			if ev.Initial {
 				err = f.tracker.IngestSnapshot(ctx, batch)
 			} else if len(batch) > 0 {
 				err = f.tracker.IngestBatch(ctx, batch)
 			}
+			for _, c := range joins {
+				if err == nil && !c.Joined {
+					err = f.tracker.ForgetSender(ctx, c.Room, c.User)
+				}
+			}
 			if err != nil {
 				return ignoreClosed(err)
 			}
-			batch = nil
+			batch, joins = nil, nil
 			select {
 			case <-f.ready:
 			default:
 				close(f.ready)
 			}
+		}
+	}
+}
+
+// dropUnjoined empties updates whose sender is not joined to the room (in
+// rooms whose members the roster knows): a membership counts only while its
+// sender is in the room, as MatrixRTC clients require, and for Famedly too,
+// since a user who left cannot be in the call.
+func (f *Feed) dropUnjoined(batch []Update) {
+	for i := range batch {
+		u := &batch[i]
+		if len(u.Members) == 0 || !f.roster.Knows(u.Source.Room) {
+			continue
+		}
+		if sender := u.Members[0].UserID; !f.roster.Joined(u.Source.Room, sender) {
+			f.logger.Info("call membership refused", "room", u.Source.Room, "sender", sender,
+				"state_key", u.Source.StateKey, "reason", "the sender is not joined to the room")
+			u.Members = nil
 		}
 	}
 }

@@ -1,0 +1,277 @@
+package membership
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
+)
+
+const (
+	presRoom = id.RoomID("!call:example.org")
+	botUser  = id.UserID("@bot:example.org")
+	botDev   = id.DeviceID("BOTDEV")
+)
+
+// fakeWriter records what our presence asks of the homeserver. It is a
+// fake for a unit test of the seat's logic; the real homeserver is in the
+// integration tests.
+type fakeWriter struct {
+	mu         sync.Mutex
+	state      map[string]json.RawMessage
+	ops        chan string
+	restartErr error // returned once by the next restart
+	delay      bool
+	nextID     int
+	stale      []ScheduledLeave
+}
+
+func newFakeWriter() *fakeWriter {
+	return &fakeWriter{state: map[string]json.RawMessage{}, ops: make(chan string, 100), delay: true}
+}
+
+func (w *fakeWriter) op(format string, args ...any) { w.ops <- fmt.Sprintf(format, args...) }
+
+func (w *fakeWriter) PutState(_ context.Context, room id.RoomID, typ, key string, content json.RawMessage) error {
+	w.mu.Lock()
+	w.state[typ+"|"+key] = content
+	w.mu.Unlock()
+	w.op("put %s %s %s", typ, key, content)
+	return nil
+}
+
+func (w *fakeWriter) GetState(_ context.Context, room id.RoomID, typ, key string) (json.RawMessage, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.state[typ+"|"+key], nil
+}
+
+func (w *fakeWriter) ScheduleState(_ context.Context, room id.RoomID, typ, key string, content json.RawMessage, d time.Duration) (string, error) {
+	w.mu.Lock()
+	w.nextID++
+	n := w.nextID
+	w.mu.Unlock()
+	w.op("schedule %s %s %s %v", typ, key, content, d)
+	return fmt.Sprintf("d%d", n), nil
+}
+
+func (w *fakeWriter) UpdateDelayed(_ context.Context, delayID string, action DelayAction) error {
+	w.op("%s %s", action, delayID)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if action == DelayRestart && w.restartErr != nil {
+		err := w.restartErr
+		w.restartErr = nil
+		return err
+	}
+	return nil
+}
+
+func (w *fakeWriter) ListScheduled(context.Context) ([]ScheduledLeave, error) { return w.stale, nil }
+func (w *fakeWriter) DelaySupported(context.Context) (bool, error)           { return w.delay, nil }
+func (w *fakeWriter) RoomVersion(context.Context, id.RoomID) (string, error)  { return "10", nil }
+func (w *fakeWriter) Self() (id.UserID, id.DeviceID)                          { return botUser, botDev }
+
+type allRooms struct{}
+
+func (allRooms) InRoom(id.RoomID) bool  { return true }
+func (allRooms) Invited(id.RoomID) bool { return true }
+
+// expectOp advances the fake clock in steps until the writer reports an
+// operation starting with prefix, failing on any other operation first.
+func expectOp(t *testing.T, w *fakeWriter, clock *fakeClock, step time.Duration, prefix string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case op := <-w.ops:
+			if !strings.HasPrefix(op, prefix) {
+				t.Fatalf("got %q, want %q...", op, prefix)
+			}
+			return op
+		case <-time.After(10 * time.Millisecond):
+			clock.Advance(step)
+		}
+	}
+	t.Fatalf("no %q operation", prefix)
+	return ""
+}
+
+func TestPresenceSeatLifecycle(t *testing.T) {
+	leakcheck.Check(t)
+	tr, clock, _ := startTracker(t)
+	w := newFakeWriter()
+	w.stale = []ScheduledLeave{{DelayID: "old", Room: presRoom, EventType: FamedlyEventType, StateKey: string(botUser)}}
+	ready := make(chan struct{})
+	close(ready)
+	p := NewPresence(nil, PresenceConfig{Policy: JoinPolicy{Default: JoinAll}}, w, tr, allRooms{}, ready, clock)
+	alice := Member{Dialect: DialectFamedly, Call: CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"},
+		UserID: "@alice:example.org", DeviceID: "A", MembershipID: "m",
+		ActiveFoci: []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org", LiveKitAlias: string(presRoom)}},
+		ExpiresAt:  clock.Now().Add(time.Hour)}
+	if err := tr.Ingest(t.Context(), Source{Room: presRoom, EventType: FamedlyEventType, StateKey: "@alice:example.org"}, []Member{alice}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+
+	// A delayed leave of an earlier run is cancelled first.
+	expectOp(t, w, clock, 0, "cancel old")
+	// The leave is scheduled before the join, in the SDK's legacy key form.
+	expectOp(t, w, clock, 50*time.Millisecond, `schedule com.famedly.call.member @bot:example.org {"memberships":[]} 18s`)
+	join := expectOp(t, w, clock, 0, "put com.famedly.call.member @bot:example.org")
+	for _, want := range []string{`"device_id":"BOTDEV"`, `"livekit_service_url":"https://lk.example.org"`, `"membershipID":"` + p.sessionID} {
+		if !strings.Contains(join, want) {
+			t.Errorf("join %s lacks %s", join, want)
+		}
+	}
+	// The board is updated right after the write returns.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st := p.Seats()
+		if len(st) == 1 && st[0].State == "joined" && st[0].DelayedLeave {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("seats: %+v", st)
+		}
+	}
+	// The delayed leave is restarted every 4 s.
+	expectOp(t, w, clock, time.Second, "restart d1")
+	expectOp(t, w, clock, time.Second, "restart d1")
+	// A restart answered "gone" schedules a new leave and writes the join again.
+	w.mu.Lock()
+	w.restartErr = ErrDelayGone
+	w.mu.Unlock()
+	expectOp(t, w, clock, time.Second, "restart d1")
+	expectOp(t, w, clock, 0, "schedule")
+	expectOp(t, w, clock, 0, "put")
+	// Shutdown: the leave is written, then the delayed one cancelled.
+	cancel()
+	expectOp(t, w, clock, 0, `put com.famedly.call.member @bot:example.org {"memberships":[]}`)
+	expectOp(t, w, clock, 0, "cancel d2")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPresenceLeavesWhenAlone: when the last other member leaves, we leave
+// too rather than keep the call alive.
+func TestPresenceLeavesWhenAlone(t *testing.T) {
+	leakcheck.Check(t)
+	tr, clock, _ := startTracker(t)
+	w := newFakeWriter()
+	ready := make(chan struct{})
+	close(ready)
+	p := NewPresence(nil, PresenceConfig{Policy: JoinPolicy{Default: JoinAll}}, w, tr, allRooms{}, ready, clock)
+	src := Source{Room: presRoom, EventType: MatrixRTCEventType, StateKey: "_@bob:example.org_B_m.call"}
+	bob := Member{Dialect: DialectMatrixRTC, Call: CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"},
+		UserID: "@bob:example.org", DeviceID: "B", MembershipID: "@bob:example.org:B",
+		ActiveFoci: []Focus{{Type: "livekit", FocusSelection: "oldest_membership"}},
+		Preferred:  []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org"}},
+		CreatedAt:  clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
+	if err := tr.Ingest(t.Context(), src, []Member{bob}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	expectOp(t, w, clock, 50*time.Millisecond, `schedule org.matrix.msc3401.call.member _@bot:example.org_BOTDEV_m.call {} 10s`)
+	join := expectOp(t, w, clock, 0, "put org.matrix.msc3401.call.member _@bot:example.org_BOTDEV_m.call")
+	for _, want := range []string{`"focus_selection":"oldest_membership"`, `"foci_preferred":[{"type":"livekit","livekit_service_url":"https://lk.example.org"}]`,
+		`"membershipID":"@bot:example.org:BOTDEV"`, `"expires":14400000`} {
+		if !strings.Contains(join, want) {
+			t.Errorf("join %s lacks %s", join, want)
+		}
+	}
+	if err := tr.Ingest(t.Context(), src, nil); err != nil {
+		t.Fatal(err)
+	}
+	// MatrixRTC leaves by firing its prepared delayed leave.
+	expectOp(t, w, clock, 50*time.Millisecond, "send d1")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWantedSeatsPolicy(t *testing.T) {
+	exp := time.Now().Add(time.Hour)
+	m := func(room, user string, d Dialect) Member {
+		return Member{Dialect: d, Call: CallKey{Room: id.RoomID(room), Application: "m.call"}, UserID: id.UserID(user), DeviceID: "D", ExpiresAt: exp}
+	}
+	members := []Member{
+		m("!a:x", "@u:x", DialectFamedly), m("!a:x", "@v:x", DialectRTCSticky),
+		m("!b:x", "@bot:x", DialectFamedly), // only us: never wanted
+		m("!c:x", "@u:x", DialectFamedly),   // overridden to never
+		m("!d:x", "@u:x", DialectMatrixRTC), // not invited
+	}
+	facts := factsOf{in: map[id.RoomID]bool{"!a:x": true, "!b:x": true, "!c:x": true, "!d:x": true}, invited: map[id.RoomID]bool{"!a:x": true}}
+	policy := JoinPolicy{Default: JoinInvited, Rooms: map[id.RoomID]JoinMode{"!c:x": JoinNever}}
+	want := wantedSeats(members, "@bot:x", policy, facts)
+	if len(want) != 2 {
+		t.Fatalf("wanted %d seats: %+v", len(want), want)
+	}
+	for k := range want {
+		if k.Call.Room != "!a:x" {
+			t.Errorf("unexpected seat %+v", k)
+		}
+	}
+	if _, ok := want[seatKey{Call: CallKey{Room: "!a:x", Application: "m.call", Scope: "m.room"}, Dialect: DialectMatrixRTC}]; !ok {
+		t.Error("sticky member did not ask for a MatrixRTC seat in the room scope")
+	}
+	policy.Default = JoinAll
+	if got := wantedSeats(members, "@bot:x", policy, facts); len(got) != 3 {
+		t.Errorf("policy all: %d seats, want 3 (not the room with only us, not the room set to never)", len(got))
+	}
+}
+
+type factsOf struct{ in, invited map[id.RoomID]bool }
+
+func (f factsOf) InRoom(r id.RoomID) bool  { return f.in[r] }
+func (f factsOf) Invited(r id.RoomID) bool { return f.invited[r] }
+
+func TestShapeSeatForms(t *testing.T) {
+	call := CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"}
+	for _, c := range []struct {
+		d       Dialect
+		version string
+		form    StateKeyForm
+		want    string
+	}{
+		{DialectFamedly, "10", FamedlyFormUnknown, "@bot:example.org"},
+		{DialectFamedly, "org.matrix.msc3757.11", FamedlyFormUnknown, "@bot:example.org_BOTDEV"},
+		{DialectFamedly, "10", FamedlyDeviceUser, "BOTDEV_@bot:example.org"},
+		{DialectMatrixRTC, "10", FamedlyFormUnknown, "_@bot:example.org_BOTDEV_m.call"},
+		{DialectMatrixRTC, "org.matrix.msc3757.11", FamedlyFormUnknown, "@bot:example.org_BOTDEV_m.call"},
+	} {
+		if got := shapeSeat(seatKey{Call: call, Dialect: c.d}, botUser, botDev, c.version, c.form).stateKey; got != c.want {
+			t.Errorf("%s in %s (%s): %q, want %q", c.d, c.version, c.form, got, c.want)
+		}
+	}
+}
+
+// TestFamedlyLegacyKeepsOtherDevices: in the shared "{userId}" event, our
+// writes keep the entries of the user's other devices byte for byte.
+func TestFamedlyLegacyKeepsOtherDevices(t *testing.T) {
+	w := newFakeWriter()
+	other := `{"call_id":"","device_id":"OTHER","expires_ts":1,"weird":true}`
+	w.state[FamedlyEventType+"|"+string(botUser)] = json.RawMessage(`{"memberships":[` + other + `,{"device_id":"BOTDEV"}]}`)
+	p := &Presence{cfg: PresenceConfig{UserID: botUser, DeviceID: botDev}.withDefaults(), writer: w}
+	shape := shapeSeat(seatKey{Call: CallKey{Room: presRoom}, Dialect: DialectFamedly}, botUser, botDev, "10", FamedlyFormUnknown)
+	got, err := p.leaveContent(t.Context(), shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != `{"memberships":[`+other+`]}` {
+		t.Fatalf("leave content %s", got)
+	}
+}

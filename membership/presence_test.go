@@ -75,7 +75,7 @@ func (w *fakeWriter) UpdateDelayed(_ context.Context, delayID string, action Del
 }
 
 func (w *fakeWriter) ListScheduled(context.Context) ([]ScheduledLeave, error) { return w.stale, nil }
-func (w *fakeWriter) DelaySupported(context.Context) (bool, error)           { return w.delay, nil }
+func (w *fakeWriter) DelaySupported(context.Context) (bool, error)            { return w.delay, nil }
 func (w *fakeWriter) RoomVersion(context.Context, id.RoomID) (string, error)  { return "10", nil }
 func (w *fakeWriter) Self() (id.UserID, id.DeviceID)                          { return botUser, botDev }
 

@@ -214,12 +214,7 @@ func TestRestartRemovesStaleMembership(t *testing.T) {
 	cfg, bot := botEnv(t, env)
 	cfg["SWITCHBOARD_CALLS_JOIN"] = "all"
 	cfg["SWITCHBOARD_CALLS_FAMEDLY_LEAVE_DELAY"] = "5m"
-	p := startProc(t, cfg)
-
-	alice := env.RegisterUser(t, "alice")
-	room := env.CreateRoom(t, alice)
-	inviteBot(t, alice, room, bot)
-	famedlyJoin(t, env, alice, room, "ALICEDEV")
+	p, alice, room := famedlyCallWithBot(t, env, cfg, bot)
 	waitFor(t, 20*time.Second, "the coordinator's membership", func() bool {
 		return len(botMemberships(t, alice.Client, room, bot)) == 1
 	})
@@ -234,8 +229,10 @@ func TestRestartRemovesStaleMembership(t *testing.T) {
 		return len(botMemberships(t, alice.Client, room, bot)) == 0
 	})
 	// And the old delayed leave was cancelled, not merely outrun.
+	asBot := env.Login(t, bot.Localpart(), secret.Value(cfg["SWITCHBOARD_MATRIX_BOT_PASSWORD"]))
 	waitFor(t, 10*time.Second, "no delayed event left", func() bool {
-		return scheduledDelays(t, env, cfg, bot) == 0
+		resp, err := asBot.DelayedEvents(t.Context(), &mautrix.ReqDelayedEvents{})
+		return err == nil && len(resp.Scheduled) == 0
 	})
 }
 
@@ -245,11 +242,7 @@ func TestCleanLeaveOnShutdown(t *testing.T) {
 	env := testenv.Require(t)
 	cfg, bot := botEnv(t, env)
 	cfg["SWITCHBOARD_CALLS_JOIN"] = "all"
-	p := startProc(t, cfg)
-	alice := env.RegisterUser(t, "alice")
-	room := env.CreateRoom(t, alice)
-	inviteBot(t, alice, room, bot)
-	famedlyJoin(t, env, alice, room, "ALICEDEV")
+	p, alice, room := famedlyCallWithBot(t, env, cfg, bot)
 	waitFor(t, 20*time.Second, "the coordinator's seat in the admin API", func() bool {
 		return ownState(t, p.addr, room) == "joined"
 	})
@@ -281,14 +274,14 @@ func ownState(t *testing.T, addr string, room id.RoomID) string {
 	return v.Own[0].State
 }
 
-// scheduledDelays counts the bot user's scheduled delayed events, asking
-// the homeserver through a second login of the bot.
-func scheduledDelays(t *testing.T, env *testenv.Env, cfg map[string]string, bot id.UserID) int {
+// famedlyCallWithBot starts the coordinator, and alice in a room with its
+// bot, in the room's Famedly call.
+func famedlyCallWithBot(t *testing.T, env *testenv.Env, cfg map[string]string, bot id.UserID) (*proc, *testenv.User, id.RoomID) {
 	t.Helper()
-	cli := env.Login(t, bot.Localpart(), secret.Value(cfg["SWITCHBOARD_MATRIX_BOT_PASSWORD"]))
-	resp, err := cli.DelayedEvents(t.Context(), &mautrix.ReqDelayedEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(resp.Scheduled)
+	p := startProc(t, cfg)
+	alice := env.RegisterUser(t, "alice")
+	room := env.CreateRoom(t, alice)
+	inviteBot(t, alice, room, bot)
+	famedlyJoin(t, env, alice, room, "ALICEDEV")
+	return p, alice, room
 }

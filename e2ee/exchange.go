@@ -86,9 +86,9 @@ type ExchangeOptions struct {
 	// RefusePlaintext refuses unencrypted key events in unencrypted rooms
 	// too (they are always refused in encrypted rooms).
 	RefusePlaintext bool
-	// Famedly and MatrixRTC are the dialects' timings; a zero struct gives
-	// the Default*Timings (a non-zero struct is taken as is, zeros included).
-	Famedly, MatrixRTC Timings
+	// Famedly and MatrixRTC are the dialects' timings; nil gives the
+	// Default*Timings.
+	Famedly, MatrixRTC *Timings
 	HoldFor            time.Duration // how long received keys wait for a membership; default 60 s
 	// RetryDelay and Retries: a failed send is repeated (to the same
 	// devices, with the then latest key) after RetryDelay, at most Retries
@@ -115,11 +115,13 @@ func (o ExchangeOptions) withDefaults() ExchangeOptions {
 	if len(o.FamedlyEventTypes) == 0 {
 		o.FamedlyEventTypes = []string{FamedlyKeysEventType, FamedlyKeysEventTypeAlias}
 	}
-	if o.Famedly == (Timings{}) {
-		o.Famedly = DefaultFamedlyTimings()
+	if o.Famedly == nil {
+		t := DefaultFamedlyTimings()
+		o.Famedly = &t
 	}
-	if o.MatrixRTC == (Timings{}) {
-		o.MatrixRTC = DefaultMatrixRTCTimings()
+	if o.MatrixRTC == nil {
+		t := DefaultMatrixRTCTimings()
+		o.MatrixRTC = &t
 	}
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = DefaultRetryDelay

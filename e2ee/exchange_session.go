@@ -114,9 +114,9 @@ func (x *Exchange) peers(s *session) map[device]membership.Member {
 // for their keys, since the SDK does not send them to a newcomer.
 func (x *Exchange) startSession(m membership.Member, now time.Time) {
 	k := sessionKey{m.Call, m.Dialect}
-	t := x.opts.MatrixRTC
+	t := *x.opts.MatrixRTC
 	if m.Dialect == membership.DialectFamedly {
-		t = x.opts.Famedly
+		t = *x.opts.Famedly
 	}
 	s := &session{key: k, self: m, timings: t, shared: map[device]membership.Member{},
 		retry: map[device]struct{}{}, attempts: map[device]int{}}

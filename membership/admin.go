@@ -16,11 +16,22 @@ import (
 // SeatLister reports our own memberships (*Presence).
 type SeatLister interface{ Seats() []SeatStatus }
 
+// KeyReporter describes the media keys held for a room's participants and
+// the key events refused there, for the call view (the e2ee key store's
+// report, plugged in by cmd). It never includes key bytes.
+type KeyReporter interface{ KeysFor(room id.RoomID) any }
+
 // AdminHandler serves the operators' view of the tracker and of our own
 // memberships (seats may be nil): GET /admin/v1/calls (every room) and
 // GET /admin/v1/calls/{roomId}, behind a bearer token. With no token it
 // serves nothing (404), so the API is off.
 func AdminHandler(t *Tracker, seats SeatLister, token secret.Value) http.Handler {
+	return AdminHandlerWithKeys(t, seats, nil, token)
+}
+
+// AdminHandlerWithKeys is AdminHandler whose room views also carry keys'
+// report ("e2ee"), when keys is not nil.
+func AdminHandlerWithKeys(t *Tracker, seats SeatLister, keys KeyReporter, token secret.Value) http.Handler {
 	mux := http.NewServeMux()
 	if token.IsZero() {
 		return mux
@@ -36,10 +47,10 @@ func AdminHandler(t *Tracker, seats SeatLister, token secret.Value) http.Handler
 		}
 	}
 	mux.HandleFunc("GET /admin/v1/calls", auth(func(w http.ResponseWriter, r *http.Request) {
-		serveCalls(w, r, t, seats, "")
+		serveCalls(w, r, t, seats, keys, "")
 	}))
 	mux.HandleFunc("GET /admin/v1/calls/{roomId}", auth(func(w http.ResponseWriter, r *http.Request) {
-		serveCalls(w, r, t, seats, id.RoomID(r.PathValue("roomId")))
+		serveCalls(w, r, t, seats, keys, id.RoomID(r.PathValue("roomId")))
 	}))
 	return mux
 }
@@ -51,6 +62,8 @@ type (
 		Calls  []adminCall `json:"calls"`
 		// Own is our own memberships in the room and their state.
 		Own []SeatStatus `json:"own_memberships"`
+		// E2EE is the KeyReporter's view of the room, when there is one.
+		E2EE any `json:"e2ee,omitempty"`
 	}
 	adminCall struct {
 		Application string        `json:"application"`
@@ -69,7 +82,7 @@ type (
 	}
 )
 
-func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, seats SeatLister, only id.RoomID) {
+func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, seats SeatLister, keys KeyReporter, only id.RoomID) {
 	members, err := t.Snapshot(r.Context())
 	if err != nil {
 		adminJSON(w, http.StatusServiceUnavailable, map[string]string{"errcode": "M_UNKNOWN", "error": "tracker not running"})
@@ -108,6 +121,9 @@ func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, seats SeatLi
 	out := make([]adminRoom, 0, len(rooms))
 	for room, calls := range rooms {
 		ar := adminRoom{RoomID: room, Calls: []adminCall{}, Own: own[room]}
+		if keys != nil {
+			ar.E2EE = keys.KeysFor(room)
+		}
 		if ar.Own == nil {
 			ar.Own = []SeatStatus{}
 		}
@@ -121,7 +137,11 @@ func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, seats SeatLi
 	sort.Slice(out, func(i, j int) bool { return out[i].RoomID < out[j].RoomID })
 	if only != "" {
 		if len(out) == 0 {
-			adminJSON(w, http.StatusOK, adminRoom{RoomID: only, Calls: []adminCall{}, Own: []SeatStatus{}})
+			ar := adminRoom{RoomID: only, Calls: []adminCall{}, Own: []SeatStatus{}}
+			if keys != nil {
+				ar.E2EE = keys.KeysFor(only)
+			}
+			adminJSON(w, http.StatusOK, ar)
 			return
 		}
 		adminJSON(w, http.StatusOK, out[0])

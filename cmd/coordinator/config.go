@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/e2ee"
 	"github.com/switchboard-rtc/switchboard/internal/secret"
 )
 
@@ -21,7 +22,22 @@ type Config struct {
 	Matrix  MatrixConfig  `yaml:"matrix"`
 	DataDir string        `yaml:"data_dir" doc:"Directory for persistent state (SQLite databases). Needed when the Matrix bot is configured."`
 	Calls   CallsConfig   `yaml:"calls"`
+	E2EE    E2EEConfig    `yaml:"e2ee"`
 	Admin   AdminConfig   `yaml:"admin"`
+}
+
+// E2EEConfig is the media-key exchange of the calls we take part in. The
+// defaults are the references' values (famedly-voip.md 2.6, matrixrtc-js.md 3.3).
+type E2EEConfig struct {
+	FamedlyEventTypes  []string      `yaml:"famedly_event_types" doc:"To-device types our Famedly keys are sent as (each key once per type): com.famedly.call.member.encryption_keys (what the SDK reads) and/or com.famedly.call.encryption_keys (its README's name). Both are always accepted."`
+	AllowPlaintextKeys bool          `yaml:"allow_plaintext_keys" doc:"Accept keys sent unencrypted in rooms without encryption (the Famedly SDK sends them so there). Unencrypted keys are always refused in encrypted rooms."`
+	HoldFor            time.Duration `yaml:"hold_for" doc:"How long a received key waits for its sender's membership before it is refused."`
+	FamedlyReuseFor    time.Duration `yaml:"famedly_reuse_for" doc:"Famedly calls: a joiner gets our current key while it is younger than this; else a new key goes to everyone."`
+	FamedlyUseDelay    time.Duration `yaml:"famedly_use_delay" doc:"Famedly calls: how long after sending a new key we start encrypting with it."`
+	FamedlyRotateDelay time.Duration `yaml:"famedly_rotate_delay" doc:"Famedly calls: how long after a member leaves we make a new key (further leaves restart the wait)."`
+	RTCReuseFor        time.Duration `yaml:"matrixrtc_reuse_for" doc:"MatrixRTC calls: a joiner gets our current key while it is younger than this; else a new key goes to everyone."`
+	RTCUseDelay        time.Duration `yaml:"matrixrtc_use_delay" doc:"MatrixRTC calls: how long after sending a new key we start encrypting with it."`
+	RTCRotateDelay     time.Duration `yaml:"matrixrtc_rotate_delay" doc:"MatrixRTC calls: how long after a member leaves we make a new key (0: at once, as the js-sdk does)."`
 }
 
 // AdminConfig guards the operators' API (/admin/v1/...).
@@ -111,6 +127,7 @@ const (
 
 // defaultConfig is the configuration before the file and environment apply.
 func defaultConfig() Config {
+	famedlyT, rtcT := e2ee.DefaultFamedlyTimings(), e2ee.DefaultMatrixRTCTimings()
 	return Config{
 		Log:     LogConfig{Level: "info", Format: "text"},
 		HTTP:    HTTPConfig{Bind: ":8080", RateBurst: 20},
@@ -122,6 +139,12 @@ func defaultConfig() Config {
 			FamedlyLeaveDelay: 18 * time.Second, FamedlyLeaveRestart: 4 * time.Second,
 			RTCExpiry: 4 * time.Hour, RTCRefresh: time.Hour,
 			RTCLeaveDelay: 10 * time.Second, RTCLeaveRestart: 5 * time.Second},
+		E2EE: E2EEConfig{
+			FamedlyEventTypes:  []string{e2ee.FamedlyKeysEventType, e2ee.FamedlyKeysEventTypeAlias},
+			AllowPlaintextKeys: true, HoldFor: e2ee.DefaultHoldFor,
+			FamedlyReuseFor: famedlyT.ReuseFor, FamedlyUseDelay: famedlyT.UseDelay, FamedlyRotateDelay: famedlyT.RotateDelay,
+			RTCReuseFor: rtcT.ReuseFor, RTCUseDelay: rtcT.UseDelay, RTCRotateDelay: rtcT.RotateDelay,
+		},
 	}
 }
 

@@ -142,3 +142,25 @@ func TestDeployExampleConfigIsValid(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 }
+
+func TestE2EEConfigChecks(t *testing.T) {
+	env := minimalEnv()
+	env["SWITCHBOARD_E2EE_FAMEDLY_EVENT_TYPES"] = "com.famedly.call.encryption_keys,io.element.call.encryption_keys"
+	env["SWITCHBOARD_E2EE_HOLD_FOR"] = "0s"
+	env["SWITCHBOARD_E2EE_FAMEDLY_USE_DELAY"] = "2m"
+	_, _, err := loadConfig("", envOf(env))
+	if err == nil {
+		t.Fatal("bad e2ee section accepted")
+	}
+	for _, key := range []string{"e2ee.famedly_event_types", "e2ee.hold_for", "e2ee.famedly_use_delay"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("no complaint about %s in %v", key, err)
+		}
+	}
+	env = minimalEnv()
+	env["SWITCHBOARD_E2EE_FAMEDLY_EVENT_TYPES"] = "com.famedly.call.member.encryption_keys"
+	cfg, _, err := loadConfig("", envOf(env))
+	if err != nil || len(cfg.E2EE.FamedlyEventTypes) != 1 || cfg.E2EE.RTCRotateDelay != 0 || cfg.E2EE.FamedlyRotateDelay != 4*time.Second {
+		t.Fatalf("%+v %v", cfg.E2EE, err)
+	}
+}

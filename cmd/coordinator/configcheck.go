@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/e2ee"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -141,6 +142,7 @@ func (c *Config) validate() []error {
 			bad(p.key, "%v must be shorter than the leave delay %v, or the delayed leave fires while we live", p.restart, p.delay)
 		}
 	}
+	c.validateE2EE(bad)
 	for _, room := range sortedKeys(c.Calls.Rooms) {
 		if !strings.HasPrefix(room, "!") || !strings.Contains(room, ":") {
 			bad("calls.rooms", "%q is not a room id (!opaque:server)", room)
@@ -150,6 +152,34 @@ func (c *Config) validate() []error {
 		}
 	}
 	return errs
+}
+
+// validateE2EE checks the e2ee section: known Famedly event types, at
+// least one, and a positive hold (the parsers refuse negative durations).
+func (c *Config) validateE2EE(bad func(key, format string, args ...any)) {
+	e := &c.E2EE
+	known := []string{e2ee.FamedlyKeysEventType, e2ee.FamedlyKeysEventTypeAlias}
+	if len(e.FamedlyEventTypes) == 0 {
+		bad("e2ee.famedly_event_types", "needs at least one of %s", strings.Join(known, ", "))
+	}
+	for _, t := range e.FamedlyEventTypes {
+		if !slices.Contains(known, t) {
+			bad("e2ee.famedly_event_types", "%q is not one of %s", t, strings.Join(known, ", "))
+		}
+	}
+	if e.HoldFor <= 0 || e.HoldFor > 10*time.Minute {
+		bad("e2ee.hold_for", "%v is outside (0, 10m]", e.HoldFor)
+	}
+	timings := map[string]time.Duration{
+		"e2ee.famedly_reuse_for": e.FamedlyReuseFor, "e2ee.famedly_use_delay": e.FamedlyUseDelay,
+		"e2ee.famedly_rotate_delay": e.FamedlyRotateDelay, "e2ee.matrixrtc_reuse_for": e.RTCReuseFor,
+		"e2ee.matrixrtc_use_delay": e.RTCUseDelay, "e2ee.matrixrtc_rotate_delay": e.RTCRotateDelay,
+	}
+	for _, key := range sortedKeys(timings) {
+		if timings[key] > time.Minute {
+			bad(key, "%v is over 1m", timings[key])
+		}
+	}
 }
 
 func checkBind(bind string) error {

@@ -63,7 +63,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 		defer bp.close()
 		runs = append(runs, bp.runs()...)
-		mux.Handle("/admin/", membership.AdminHandler(bp.tracker, bp.presence, cfg.Admin.Token))
+		mux.Handle("/admin/", membership.AdminHandlerWithKeys(bp.tracker, bp.presence, keyReport{bp.keys}, cfg.Admin.Token))
 		if cfg.Matrix.RequireRoomMembership {
 			auth = roomAuthorizer{bp.roster}
 		}

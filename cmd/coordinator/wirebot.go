@@ -8,6 +8,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/switchboard-rtc/switchboard/e2ee"
 	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
 	"github.com/switchboard-rtc/switchboard/jwtservice"
 	"github.com/switchboard-rtc/switchboard/membership"
@@ -22,6 +23,9 @@ type botParts struct {
 	invites  *membership.InviteLog
 	feed     *membership.Feed
 	presence *membership.Presence
+	tee      *eventTee
+	keys     *e2ee.KeyStore
+	exchange *e2ee.Exchange
 }
 
 func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger) (*botParts, error) {
@@ -56,7 +60,10 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger) (*botPar
 	feed := membership.NewFeed(mlog, tracker, roster, invites)
 	presence := membership.NewPresence(logger.With("component", "presence"), presenceConfig(cfg),
 		membership.NewClientWriter(bot.Client), tracker, roomFacts{roster, invites}, feed.Ready(), nil)
-	return &botParts{bot: bot, tracker: tracker, roster: roster, invites: invites, feed: feed, presence: presence}, nil
+	keys := e2ee.NewKeyStore(e2ee.KeyStoreOptions{})
+	exchange := newExchange(cfg, logger, bot, tracker, keys)
+	return &botParts{bot: bot, tracker: tracker, roster: roster, invites: invites, feed: feed, presence: presence,
+		tee: newEventTee(), keys: keys, exchange: exchange}, nil
 }
 
 // presenceConfig turns the calls section into the presence's typed config
@@ -112,13 +119,16 @@ func (p *botParts) runs() []func(context.Context) error {
 	return []func(context.Context) error{
 		p.bot.Run,
 		p.tracker.Run,
-		func(ctx context.Context) error { return p.feed.Run(ctx, p.bot.Events()) },
+		func(ctx context.Context) error { return p.tee.Run(ctx, p.bot.Events()) },
+		func(ctx context.Context) error { return p.feed.Run(ctx, p.tee.All()) },
+		func(ctx context.Context) error { return p.exchange.Run(ctx, p.tee.ToDevice()) },
 		p.presence.Run,
 	}
 }
 
 func (p *botParts) close() {
 	_ = p.presence.Close()
+	_ = p.exchange.Close()
 	_ = p.invites.Close()
 	_ = p.bot.Close()
 }

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -27,9 +26,9 @@ var (
 // Bot is the part of the Matrix client the Exchange uses; *matrixbot.Bot
 // implements it.
 type Bot interface {
-	// Client is the logged-in client (nil before login); the Exchange reads
-	// only its UserID and DeviceID, to recognise our own memberships.
-	Client() *mautrix.Client
+	// Self is our user and device (empty before login), to recognise our
+	// own memberships.
+	Self() (id.UserID, id.DeviceID)
 	SendEncryptedToDevice(ctx context.Context, evtType event.Type, to map[id.UserID][]id.DeviceID, content any) error
 	RoomEncrypted(room id.RoomID) bool
 }
@@ -329,9 +328,7 @@ func (x *Exchange) onTimer() {
 // whoAmI caches our user and device once the bot has logged in.
 func (x *Exchange) whoAmI() (id.UserID, id.DeviceID) {
 	if x.self == "" {
-		if cli := x.bot.Client(); cli != nil {
-			x.self, x.selfDev = cli.UserID, cli.DeviceID
-		}
+		x.self, x.selfDev = x.bot.Self()
 	}
 	return x.self, x.selfDev
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -49,9 +48,7 @@ type fakeBot struct {
 	failFn    func(typ string) error
 }
 
-func (b *fakeBot) Client() *mautrix.Client {
-	return &mautrix.Client{UserID: xBot, DeviceID: xBotDev}
-}
+func (b *fakeBot) Self() (id.UserID, id.DeviceID) { return xBot, xBotDev }
 
 func (b *fakeBot) SendEncryptedToDevice(_ context.Context, typ event.Type, to map[id.UserID][]id.DeviceID, content any) error {
 	raw, err := json.Marshal(content)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/secret"
 )
@@ -120,6 +121,14 @@ func (b *Bot) Client() *mautrix.Client {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.cli
+}
+
+// Self is the bot's user and device once logged in (empty before).
+func (b *Bot) Self() (id.UserID, id.DeviceID) {
+	if cli := b.Client(); cli != nil {
+		return cli.UserID, cli.DeviceID
+	}
+	return "", ""
 }
 
 // Close stops the Olm machine's background work and closes the database.

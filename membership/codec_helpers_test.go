@@ -1,19 +1,15 @@
 package membership
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/id"
-)
 
-var updateGolden = flag.Bool("update-codec-golden", false, "rewrite golden files in testdata/")
+	"github.com/switchboard-rtc/switchboard/internal/golden"
+)
 
 // codecEvent is the part of a Matrix event the codecs read.
 type codecEvent struct {
@@ -27,44 +23,14 @@ type codecEvent struct {
 
 func loadCodecEvent(t testing.TB, name string) codecEvent {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev codecEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return ev
+	return golden.Load[codecEvent](t, name)
 }
 
 // compactCodecJSON is b without insignificant whitespace.
-func compactCodecJSON(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+func compactCodecJSON(t *testing.T, b []byte) []byte { t.Helper(); return golden.Compact(t, b) }
 
-// checkCodecGolden compares got with testdata/name (rewritten with -update-codec-golden).
-func checkCodecGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *updateGolden {
-		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, bytes.TrimRight(want, "\n")) {
-		t.Errorf("%s:\n got %s\nwant %s", name, got, want)
-	}
-}
+// checkCodecGolden compares got with testdata/name (rewritten with -update-golden).
+func checkCodecGolden(t *testing.T, name string, got []byte) { t.Helper(); golden.Check(t, name, got) }
 
 // sameCodecMember reports whether a and b are equal, comparing times as instants.
 func sameCodecMember(a, b Member) bool {

@@ -55,20 +55,7 @@ func TestBotTracksMembershipsFromOutside(t *testing.T) {
 	room := env.CreateRoom(t, alice, bob)
 	inviteBot(t, alice, room, botID)
 
-	view := func() adminView {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/admin/v1/calls/"+room.String(), nil)
-		req.Header.Set("Authorization", "Bearer admintoken")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var v adminView
-		if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&v) != nil {
-			t.Fatalf("admin API: HTTP %d", res.StatusCode)
-		}
-		return v
-	}
+	view := func() adminView { return adminRoomView[adminView](t, addr, room) }
 
 	// Alice joins (Famedly), expiring soon; Bob joins (MatrixRTC session).
 	expiry := time.Now().Add(8 * time.Second) // room for a slow sync on a loaded machine
@@ -104,6 +91,24 @@ func TestBotTracksMembershipsFromOutside(t *testing.T) {
 	if late := time.Since(expiry); late > time.Second {
 		t.Fatalf("expiry reported %s after its time", late)
 	}
+}
+
+// adminRoomView fetches GET /admin/v1/calls/{room} into a T (with the test
+// admin token); any failure ends the test.
+func adminRoomView[T any](t *testing.T, addr string, room id.RoomID) T {
+	t.Helper()
+	var v T
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/admin/v1/calls/"+room.String(), nil)
+	req.Header.Set("Authorization", "Bearer admintoken")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&v) != nil {
+		t.Fatalf("admin API: HTTP %d", res.StatusCode)
+	}
+	return v
 }
 
 func hasKey[K comparable, V any](m map[K]V, k K) bool { _, ok := m[k]; return ok }

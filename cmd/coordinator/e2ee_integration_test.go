@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -39,18 +38,7 @@ type keysView struct {
 
 func adminKeys(t *testing.T, addr string, room id.RoomID) keysView {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/admin/v1/calls/"+room.String(), nil)
-	req.Header.Set("Authorization", "Bearer admintoken")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var v keysView
-	if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&v) != nil {
-		t.Fatalf("admin API: HTTP %d", res.StatusCode)
-	}
-	return v
+	return adminRoomView[keysView](t, addr, room)
 }
 
 // holds says whether the admin view lists key index for user's device.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -258,17 +257,10 @@ func TestCleanLeaveOnShutdown(t *testing.T) {
 // ownState is the state of our first seat in room per the admin API.
 func ownState(t *testing.T, addr string, room id.RoomID) string {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/admin/v1/calls/"+room.String(), nil)
-	req.Header.Set("Authorization", "Bearer admintoken")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer res.Body.Close()
-	var v struct {
+	v := adminRoomView[struct {
 		Own []struct{ State string } `json:"own_memberships"`
-	}
-	if json.NewDecoder(res.Body).Decode(&v) != nil || len(v.Own) == 0 {
+	}](t, addr, room)
+	if len(v.Own) == 0 {
 		return ""
 	}
 	return v.Own[0].State

@@ -23,18 +23,21 @@ type InviteLog struct {
 const inviteSchema = `CREATE TABLE IF NOT EXISTS invited_rooms (room_id TEXT PRIMARY KEY, inviter TEXT NOT NULL)`
 
 // OpenInviteLog opens (creating if needed) the log in dir.
-func OpenInviteLog(ctx context.Context, dir string) (*InviteLog, error) {
+func OpenInviteLog(ctx context.Context, dir string) (_ *InviteLog, err error) {
 	db, err := store.Open(ctx, dir, "membership.db")
 	if err != nil {
 		return nil, fmt.Errorf("membership: invite log: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
 	if _, err := db.ExecContext(ctx, inviteSchema); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("membership: invite log schema: %w", err)
 	}
 	rows, err := db.QueryContext(ctx, `SELECT room_id FROM invited_rooms`)
 	if err != nil {
-		db.Close()
 		return nil, fmt.Errorf("membership: invite log: %w", err)
 	}
 	defer rows.Close()
@@ -42,13 +45,11 @@ func OpenInviteLog(ctx context.Context, dir string) (*InviteLog, error) {
 	for rows.Next() {
 		var room string
 		if err := rows.Scan(&room); err != nil {
-			db.Close()
 			return nil, fmt.Errorf("membership: invite log: %w", err)
 		}
 		l.rooms[id.RoomID(room)] = true
 	}
 	if err := rows.Err(); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("membership: invite log: %w", err)
 	}
 	return l, nil

@@ -251,24 +251,10 @@ func (p *Presence) removeStale(ctx context.Context, members []Member) {
 		if m.UserID != p.cfg.UserID || m.DeviceID != p.cfg.DeviceID || m.Dialect == DialectRTCSticky {
 			continue
 		}
-		shape := seatShape{key: seatKey{Call: m.Call, Dialect: m.Dialect}, stateKey: m.StateKey,
-			eventType: FamedlyEventType, legacyFamedly: m.Dialect == DialectFamedly && !isPerDeviceFamedlyKey(m.StateKey)}
-		if m.Dialect == DialectMatrixRTC {
-			shape.eventType = MatrixRTCEventType
-		}
-		content, err := p.leaveContent(rctx, shape)
-		if err == nil {
-			err = p.writer.PutState(rctx, m.Call.Room, shape.eventType, shape.stateKey, content)
-		}
-		if err != nil {
+		if err := p.writeLeave(rctx, shapeOfMember(m)); err != nil {
 			p.logger.Warn("could not remove a membership of an earlier run", "room", m.Call.Room, "state_key", m.StateKey, "error", err)
 			continue
 		}
 		p.logger.Info("removed a membership of an earlier run", "room", m.Call.Room, "state_key", m.StateKey, "dialect", m.Dialect.String())
 	}
-}
-
-func isPerDeviceFamedlyKey(stateKey string) bool {
-	form, _, _, err := ParseFamedlyStateKey(stateKey)
-	return err == nil && form != FamedlyUser
 }

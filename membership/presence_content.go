@@ -39,6 +39,17 @@ func shapeSeat(k seatKey, user id.UserID, device id.DeviceID, roomVersion string
 		stateKey: FamedlyStateKey(form, user, device)}
 }
 
+// shapeOfMember is where a membership of ours that the tracker shows lives
+// (one left by an earlier run), read back from its state key.
+func shapeOfMember(m Member) seatShape {
+	shape := seatShape{key: seatKey{Call: m.Call, Dialect: m.Dialect}, stateKey: m.StateKey, eventType: MatrixRTCEventType}
+	if m.Dialect == DialectFamedly {
+		form, _, _, err := ParseFamedlyStateKey(m.StateKey)
+		shape.eventType, shape.legacyFamedly = FamedlyEventType, err != nil || form == FamedlyUser
+	}
+	return shape
+}
+
 // newSessionID is a Famedly membershipID: base64 of 16 random bytes, new for
 // every process start as the SDK does per app launch.
 func newSessionID() string {
@@ -110,6 +121,15 @@ func (p *Presence) leaveContent(ctx context.Context, shape seatShape) (json.RawM
 		return p.famedlyWithout(ctx, shape, nil)
 	}
 	return json.RawMessage(`{"memberships":[]}`), nil
+}
+
+// writeLeave writes the state content without our membership.
+func (p *Presence) writeLeave(ctx context.Context, shape seatShape) error {
+	content, err := p.leaveContent(ctx, shape)
+	if err != nil {
+		return err
+	}
+	return p.writer.PutState(ctx, shape.key.Call.Room, shape.eventType, shape.stateKey, content)
 }
 
 // famedlyWithout reads the shared "{userId}" event, drops every entry of our

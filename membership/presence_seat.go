@@ -56,6 +56,9 @@ const (
 	seatRetryMax = 30 * time.Second
 )
 
+// nextRetry doubles the wait after a failure, within those bounds.
+func nextRetry(d time.Duration) time.Duration { return min(max(2*d, seatRetryMin), seatRetryMax) }
+
 func (s *seat) run() {
 	p := s.p
 	defer p.board.drop(s.key)
@@ -86,7 +89,7 @@ func (s *seat) run() {
 			}
 		}
 		if err != nil {
-			retry = min(max(2*retry, seatRetryMin), seatRetryMax)
+			retry = nextRetry(retry)
 			s.logger.Warn("own membership: homeserver request failed; retrying", "error", err, "retry_in", retry)
 			p.board.set(s.key, func(st *SeatStatus) { st.State = "retrying"; st.LastError = err.Error() })
 			if !s.sleep(retry) {
@@ -146,7 +149,7 @@ func (s *seat) shape() (seatShape, bool) {
 		if err == nil {
 			return shapeSeat(s.key, s.p.cfg.UserID, s.p.cfg.DeviceID, v, s.p.cfg.FamedlyStateKey), true
 		}
-		retry = min(max(2*retry, seatRetryMin), seatRetryMax)
+		retry = nextRetry(retry)
 		s.logger.Warn("own membership: cannot read the room version; retrying", "error", err, "retry_in", retry)
 		if !s.sleep(retry) {
 			return seatShape{}, false
@@ -241,11 +244,7 @@ func (s *seat) leave(shape seatShape, delayID string) {
 			return
 		}
 	}
-	content, err := s.p.leaveContent(ctx, shape)
-	if err == nil {
-		err = s.p.writer.PutState(ctx, s.key.Call.Room, shape.eventType, shape.stateKey, content)
-	}
-	if err != nil {
+	if err := s.p.writeLeave(ctx, shape); err != nil {
 		s.logger.Warn("could not write our leave; the delayed leave or the expiry will remove us", "error", err)
 		return
 	}

@@ -63,15 +63,16 @@ func (w *fakeWriter) ScheduleState(_ context.Context, room id.RoomID, typ, key s
 }
 
 func (w *fakeWriter) UpdateDelayed(_ context.Context, delayID string, action DelayAction) error {
-	w.op("%s %s", action, delayID)
+	// Take the injected error before reporting the operation, so a test that
+	// injects one after seeing an operation affects only the next one.
+	var err error
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if action == DelayRestart && w.restartErr != nil {
-		err := w.restartErr
-		w.restartErr = nil
-		return err
+	if action == DelayRestart {
+		err, w.restartErr = w.restartErr, nil
 	}
-	return nil
+	w.mu.Unlock()
+	w.op("%s %s", action, delayID)
+	return err
 }
 
 func (w *fakeWriter) ListScheduled(context.Context) ([]ScheduledLeave, error) { return w.stale, nil }

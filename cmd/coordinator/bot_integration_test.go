@@ -67,13 +67,7 @@ func TestBotTracksMembershipsFromOutside(t *testing.T) {
 	if _, err := alice.Client.SendStateEvent(t.Context(), room, testenv.FamedlyCallMember, alice.ID.String(), famedly); err != nil {
 		t.Fatal(err)
 	}
-	bobKey := fmt.Sprintf("_%s_%s_m.call", bob.ID, "BOBDEV")
-	session := map[string]any{"application": "m.call", "call_id": "", "scope": "m.room", "device_id": "BOBDEV",
-		"focus_active":   map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
-		"foci_preferred": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL}}}
-	if _, err := bob.Client.SendStateEvent(t.Context(), room, testenv.MatrixRTCCallMember, bobKey, session); err != nil {
-		t.Fatal(err)
-	}
+	bobKey := rtcJoin(t, env, bob, room, "BOBDEV")
 	waitFor(t, 10*time.Second, "both members in the admin API", func() bool {
 		return slices.Equal(view().devices(), []string{"famedly/ALICEDEV", "matrixrtc/BOBDEV"})
 	})

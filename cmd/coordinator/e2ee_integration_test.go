@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -196,13 +195,7 @@ func TestKeyExchangeMatrixRTC(t *testing.T) {
 	room := env.CreateEncryptedRoom(t, bc)
 	inviteBot(t, bob, room, bot)
 	dev := bc.DeviceID()
-	stateKey := fmt.Sprintf("_%s_%s_m.call", bob.ID, dev)
-	session := map[string]any{"application": "m.call", "call_id": "", "scope": "m.room", "device_id": dev,
-		"focus_active":   map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
-		"foci_preferred": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL}}}
-	if _, err := bob.Client.SendStateEvent(t.Context(), room, testenv.MatrixRTCCallMember, stateKey, session); err != nil {
-		t.Fatal(err)
-	}
+	rtcJoin(t, env, bob, room, dev)
 	td := bc.Receive(t, 30*time.Second, fromBot(bot, e2ee.MatrixRTCKeysEventType, room))
 	ev := keyEvent(t, td)
 	if !td.Encrypted || ev.DeviceID != td.SenderDevice || len(ev.Keys[0].Bytes) != e2ee.MatrixRTCKeyLen || ev.Call.Scope != "m.room" {

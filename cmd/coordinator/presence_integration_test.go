@@ -166,6 +166,20 @@ func famedlyJoin(t *testing.T, env *testenv.Env, u *testenv.User, room id.RoomID
 	}
 }
 
+// rtcJoin posts a MatrixRTC session-format membership, as Element Call
+// writes it, for user's device in the room call; it returns the state key.
+func rtcJoin(t *testing.T, env *testenv.Env, u *testenv.User, room id.RoomID, device id.DeviceID) string {
+	t.Helper()
+	key := "_" + u.ID.String() + "_" + string(device) + "_m.call"
+	session := map[string]any{"application": "m.call", "call_id": "", "scope": "m.room", "device_id": device,
+		"focus_active":   map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
+		"foci_preferred": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL}}}
+	if _, err := u.Client.SendStateEvent(t.Context(), room, testenv.MatrixRTCCallMember, key, session); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // TestKilledCoordinatorLeavesCall: the coordinator joins a MatrixRTC call
 // (policy "invited"), is killed with SIGKILL, and its membership is gone by
 // the homeserver's delayed leave within the delay plus 5 s.
@@ -181,13 +195,7 @@ func TestKilledCoordinatorLeavesCall(t *testing.T) {
 	alice := env.RegisterUser(t, "alice")
 	room := env.CreateRoom(t, alice)
 	inviteBot(t, alice, room, bot)
-	key := "_" + alice.ID.String() + "_ALICEDEV_m.call"
-	session := map[string]any{"application": "m.call", "call_id": "", "scope": "m.room", "device_id": "ALICEDEV",
-		"focus_active":   map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
-		"foci_preferred": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL}}}
-	if _, err := alice.Client.SendStateEvent(t.Context(), room, testenv.MatrixRTCCallMember, key, session); err != nil {
-		t.Fatal(err)
-	}
+	rtcJoin(t, env, alice, room, "ALICEDEV")
 	waitFor(t, 20*time.Second, "the coordinator's membership", func() bool {
 		return len(botMemberships(t, alice.Client, room, bot)) == 1
 	})

@@ -15,9 +15,10 @@ import (
 )
 
 // Timeouts every server gets; a slow or silent client costs bounded resources.
+// There is no whole-request read timeout: headers get readHeaderTimeout and
+// a body bodyTimeout (body.go).
 const (
 	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
 	writeTimeout      = 60 * time.Second
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 64 << 10
@@ -38,15 +39,19 @@ type Server struct {
 // Listen binds addr now (so a port clash is reported at start) but serves
 // nothing until Run.
 func Listen(addr string, h http.Handler, logger *slog.Logger) (*Server, error) {
+	return listen(addr, h, logger, bodyTimeout)
+}
+
+// listen is Listen with the body timeout as a parameter, for tests.
+func listen(addr string, h http.Handler, logger *slog.Logger, body time.Duration) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("httpserve: listen on %s: %w", addr, err)
 	}
 	s := &Server{logger: logger, ln: ln}
 	s.srv = &http.Server{
-		Handler:           h,
+		Handler:           limitBodyTime(h, body),
 		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,

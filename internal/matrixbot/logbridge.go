@@ -62,6 +62,22 @@ func (w slogWriter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
 	default:
 		sl = slog.LevelError
 	}
+	if sl == slog.LevelWarn && routine(msg) {
+		sl = slog.LevelDebug
+	}
 	w.l.LogAttrs(context.Background(), sl, msg, attrs...)
 	return len(p), nil
+}
+
+// routine reports whether a warning of mautrix's is routine for the bot:
+// a request cancelled by our own context (every shutdown and leave
+// cancels one), and an Olm message that one of the sender's several
+// sessions could not decrypt (another may; when none does, mautrix logs an
+// error of its own).
+func routine(msg string) bool {
+	switch msg {
+	case "Request canceled", "Failed to decrypt olm message":
+		return true
+	}
+	return false
 }

@@ -35,6 +35,10 @@ type Config struct {
 	SyncTimeout time.Duration
 	// Backoff is the retry delay after failed requests (default 1s .. 60s).
 	Backoff Backoff
+	// ProbeInterval is how often the homeserver is probed (GET
+	// /_matrix/client/versions) during a retry delay: once it answers
+	// after failing to, the request is retried at once (default 1s).
+	ProbeInterval time.Duration
 	// HTTPClient is used for every request (default: a client with its own
 	// transport; idle connections are closed when Run returns).
 	HTTPClient *http.Client
@@ -73,6 +77,7 @@ const (
 	defaultSyncTimeout    = 30 * time.Second
 	defaultBackoffInitial = time.Second
 	defaultBackoffMax     = 60 * time.Second
+	defaultProbeInterval  = time.Second
 	dbName                = "matrixbot.db"
 )
 
@@ -85,6 +90,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Backoff.Max <= 0 {
 		c.Backoff.Max = defaultBackoffMax
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = defaultProbeInterval
 	}
 	if c.Backoff.Max < c.Backoff.Initial {
 		c.Backoff.Max = c.Backoff.Initial

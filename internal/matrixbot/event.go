@@ -33,6 +33,11 @@ const (
 	// KindSyncDone ends the events of one sync response; Batch is its
 	// next_batch token.
 	KindSyncDone
+	// KindSyncFailed: a sync request (or handing its response over) failed
+	// and is retried; Err says why. Until the next KindSyncDone the
+	// consumer's view is not current: joins, leaves and keys may be
+	// missing. Not emitted when Run's context ends.
+	KindSyncFailed
 )
 
 func (k Kind) String() string {
@@ -51,6 +56,8 @@ func (k Kind) String() string {
 		return "membership"
 	case KindSyncDone:
 		return "sync_done"
+	case KindSyncFailed:
+		return "sync_failed"
 	default:
 		return fmt.Sprintf("Kind(%d)", int(k))
 	}
@@ -124,4 +131,7 @@ type Event struct {
 	// (full_state), so in-memory consumers start complete after a restart.
 	Batch   string
 	Initial bool
+
+	// KindSyncFailed: the failure.
+	Err error
 }

@@ -133,6 +133,9 @@ func (s *syncer) loop(ctx context.Context) error {
 			}
 			if errors.Is(err, mautrix.MUnknownToken) {
 				b.logger.Warn("homeserver rejected the access token")
+				if s.emit(ctx, Event{Kind: KindSyncFailed, Err: err}) != nil {
+					return nil
+				}
 				if b.cfg.Password.IsZero() {
 					return ErrTokenRejected
 				}
@@ -143,7 +146,7 @@ func (s *syncer) loop(ctx context.Context) error {
 				s.cli = cli
 				continue
 			}
-			if !s.retry(ctx, "sync", err) {
+			if !s.failed(ctx, "sync", err) {
 				return nil
 			}
 			continue
@@ -154,7 +157,7 @@ func (s *syncer) loop(ctx context.Context) error {
 				return nil
 			}
 			// The batch is not persisted: it is fetched and delivered again.
-			if !s.retry(ctx, "handling sync", err) {
+			if !s.failed(ctx, "handling sync", err) {
 				return nil
 			}
 			continue
@@ -173,11 +176,19 @@ func (s *syncer) loop(ctx context.Context) error {
 	return nil
 }
 
+// failed reports a failed sync to the consumer, then retries like retry.
+func (s *syncer) failed(ctx context.Context, what string, err error) bool {
+	if s.emit(ctx, Event{Kind: KindSyncFailed, Err: err}) != nil {
+		return false
+	}
+	return s.retry(ctx, what, err)
+}
+
 // retry logs err and waits the next backoff delay; false if ctx ended.
 func (s *syncer) retry(ctx context.Context, what string, err error) bool {
 	d := s.bo.next()
 	s.bot.logger.Warn(what+" failed, retrying", "err", err, "retry_in", d)
-	return sleep(ctx, d)
+	return s.bot.wait(ctx, d)
 }
 
 func (s *syncer) request(ctx context.Context) (*mautrix.RespSync, error) {

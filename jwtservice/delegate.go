@@ -28,6 +28,7 @@ type DelayedLeaves interface {
 // its checks.
 type delegationRequest struct {
 	serverName, lkRoom, identity string
+	userID, deviceID             string
 	delay                        Delay
 }
 
@@ -47,7 +48,8 @@ func (s *Service) resolveDelegation(ctx context.Context, serverName string) (str
 // delegate hands the delayed leave to the job manager.
 func (s *Service) delegate(ctx context.Context, csapi string, d delegationRequest) error {
 	err := s.delayed.Add(ctx, delegation.Params{
-		Room: d.lkRoom, Identity: d.identity, DelayID: d.delay.ID, DelayTimeout: d.delay.Timeout, CSAPIURL: csapi,
+		Room: d.lkRoom, Identity: d.identity, UserID: d.userID, DeviceID: d.deviceID,
+		DelayID: d.delay.ID, DelayTimeout: d.delay.Timeout, CSAPIURL: csapi,
 	})
 	switch {
 	case err == nil:
@@ -56,6 +58,8 @@ func (s *Service) delegate(ctx context.Context, csapi string, d delegationReques
 		return fmt.Errorf("%w: %w", ErrShuttingDown, err)
 	case errors.Is(err, delegation.ErrTooManyJobs):
 		return fmt.Errorf("%w: %w", ErrTooManyDelegations, err)
+	case errors.Is(err, delegation.ErrTooManyUserJobs):
+		return fmt.Errorf("%w: %w", ErrTooManyUserDelegations, err)
 	default:
 		return fmt.Errorf("%w: %w", ErrBadDelegation, err)
 	}
@@ -79,13 +83,22 @@ func (s *Service) handleDelegate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ErrDelegationForbidden)
 		return
 	}
+	// The same room check as a token: a job is held for a call the user
+	// may join, never for any room name a full-access user makes up.
+	if s.auth != nil {
+		if err := s.auth.Authorize(ctx, userID, req.RoomID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	csapi, err := s.resolveDelegation(ctx, req.OpenID.MatrixServerName)
 	if err == nil {
 		err = s.delegate(ctx, csapi, delegationRequest{
 			serverName: req.OpenID.MatrixServerName,
 			lkRoom:     LiveKitRoomFor(req.RoomID, req.SlotID),
 			identity:   LiveKitIdentityFor(userID, req.Member.ClaimedDeviceID, req.Member.ID),
-			delay:      req.Delay,
+			userID:     userID, deviceID: req.Member.ClaimedDeviceID,
+			delay: req.Delay,
 		})
 	}
 	if err != nil {

@@ -1,7 +1,6 @@
 package jwtservice
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -54,10 +53,7 @@ func TestRealDelegatedDelayedLeave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runManager(t, mgr)
 	svc, err := New(nil, Config{
 		LiveKitURL: env.LKURL, APIKey: env.LKKey, APISecret: env.LKSecret, TokenTTL: time.Hour,
 		FullAccessHomeservers: []string{env.ServerName},

@@ -78,6 +78,7 @@ func TestDelegateDelayedLeave(t *testing.T) {
 				}
 				want := delegation.Params{Room: LiveKitRoomFor("!r:example.org", "m.call#ROOM"),
 					Identity: LiveKitIdentityFor("@alice:example.org", "DEVICE123", "memberABC"), DelayID: "syd_abc",
+					UserID: "@alice:example.org", DeviceID: "DEVICE123",
 					DelayTimeout: 10 * time.Second, CSAPIURL: "https://matrix.example.org"}
 				if len(delayed.jobs) != 1 || delayed.jobs[0] != want {
 					t.Fatalf("jobs %+v, want %+v (the client's delay_cs_api_url must be ignored)", delayed.jobs, want)

@@ -33,6 +33,10 @@ var (
 	ErrInternal             = errors.New("internal error")
 )
 
+// ErrTooManyUserDelegations means the user holds as many delegated leaves as
+// one user may (livekit.delegation_max_per_user).
+var ErrTooManyUserDelegations = errors.New("too many delegated delayed events for one user")
+
 // matrixError is one row of the response table.
 type matrixError struct {
 	status  int
@@ -63,6 +67,7 @@ var errorTable = []struct {
 	{ErrCSAPIUnresolvable, matrixError{http.StatusBadRequest, "M_BAD_JSON", "Unable to resolve client-server API"}},
 	{ErrBadDelegation, matrixError{http.StatusBadRequest, "M_BAD_JSON", "Invalid delayed event parameters"}},
 	{ErrTooManyDelegations, matrixError{http.StatusServiceUnavailable, "M_UNKNOWN", "Too many delegated delayed events"}},
+	{ErrTooManyUserDelegations, matrixError{http.StatusTooManyRequests, "M_LIMIT_EXCEEDED", "Too many delegated delayed events for this user: leave a call first"}},
 	{ErrCreateRoom, matrixError{http.StatusInternalServerError, "M_UNKNOWN", "Unable to create room on SFU"}},
 	{ErrLiveKitUnreachable, matrixError{http.StatusServiceUnavailable, "M_UNKNOWN", "Unable to create room on SFU: LiveKit is unreachable"}},
 	{ErrRateLimited, matrixError{http.StatusTooManyRequests, "M_LIMIT_EXCEEDED", "Too many requests"}},

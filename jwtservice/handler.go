@@ -67,7 +67,7 @@ func (s *Service) handleGetToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, tokenJob{
-		openID: req.OpenID, claimedUser: req.Member.ClaimedUserID, roomID: req.RoomID,
+		openID: req.OpenID, claimedUser: req.Member.ClaimedUserID, deviceID: req.Member.ClaimedDeviceID, roomID: req.RoomID,
 		identity: func(userID string) string {
 			return LiveKitIdentityFor(userID, req.Member.ClaimedDeviceID, req.Member.ID)
 		},
@@ -83,7 +83,7 @@ func (s *Service) handleLegacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, tokenJob{
-		openID: req.OpenID, roomID: req.Room,
+		openID: req.OpenID, roomID: req.Room, deviceID: req.DeviceID,
 		identity: func(userID string) string { return LegacyIdentityFor(userID, req.DeviceID) },
 		lkRoom:   LiveKitRoomFor(req.Room, legacySlot),
 		delay:    req.Delay,

@@ -129,6 +129,7 @@ type grant struct {
 type tokenJob struct {
 	openID      OpenIDToken
 	claimedUser string // "" for /sfu/get, which has no member
+	deviceID    string // the claimed device, for delegated leaves
 	roomID      string // Matrix room
 	identity    func(userID string) string
 	lkRoom      string
@@ -187,6 +188,7 @@ func (s *Service) issue(ctx context.Context, job tokenJob) (*grant, error) {
 	if job.delay.present() {
 		if err := s.delegate(ctx, csapi, delegationRequest{
 			serverName: job.openID.MatrixServerName, lkRoom: job.lkRoom, identity: identity, delay: job.delay,
+			userID: userID, deviceID: job.deviceID,
 		}); err != nil {
 			return nil, err
 		}

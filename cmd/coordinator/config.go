@@ -72,6 +72,7 @@ type LiveKitConfig struct {
 	TokenTTL              time.Duration `yaml:"token_ttl" doc:"Lifetime of issued LiveKit tokens."`
 	InsecureSkipVerifyTLS bool          `yaml:"insecure_skip_verify_tls" env:"LIVEKIT_INSECURE_SKIP_VERIFY_TLS" doc:"Skip TLS verification of homeserver calls. The variable must be exactly YES_I_KNOW_WHAT_I_AM_DOING."`
 	SanityCheckInterval   time.Duration `yaml:"sanity_check_interval" env:"LIVEKIT_SANITY_CHECK_INTERVAL_SECONDS" doc:"How often delegated delayed-leave jobs re-check LiveKit; 0 disables. The variable is whole seconds."`
+	DelegationMaxPerUser  int           `yaml:"delegation_max_per_user" doc:"Delegated delayed leaves one Matrix user may hold at once; more are refused with 429 M_LIMIT_EXCEEDED."`
 	EnforceMembership     bool          `yaml:"enforce_membership" doc:"Remove LiveKit participants with no valid Matrix call membership, and delete LiveKit rooms with no member left (needs the Matrix bot; only rooms the bot is in are judged)."`
 	EnforceGrace          time.Duration `yaml:"enforce_grace" doc:"How long a LiveKit participant may stay without a membership before it is removed."`
 	EnforceInterval       time.Duration `yaml:"enforce_interval" doc:"How often LiveKit's rooms are compared with the memberships (webhooks trigger earlier checks)."`
@@ -131,7 +132,7 @@ func defaultConfig() Config {
 	return Config{
 		Log:     LogConfig{Level: "info", Format: "text"},
 		HTTP:    HTTPConfig{Bind: ":8080", RateBurst: 20},
-		LiveKit: LiveKitConfig{TokenTTL: time.Hour, EnforceMembership: true, EnforceGrace: 30 * time.Second, EnforceInterval: 10 * time.Second},
+		LiveKit: LiveKitConfig{TokenTTL: time.Hour, DelegationMaxPerUser: 8, EnforceMembership: true, EnforceGrace: 30 * time.Second, EnforceInterval: 10 * time.Second},
 		Matrix:  MatrixConfig{OpenIDCacheTTL: 5 * time.Minute, RequestTimeout: 5 * time.Second},
 		DataDir: "/var/lib/switchboard",
 		Calls: CallsConfig{Join: JoinNever, FamedlyStateKey: "auto",

@@ -102,6 +102,10 @@ func (c *Config) validate() []error {
 		bad("matrix.homeserver_url", "required when matrix.bot is configured")
 	}
 
+	if lk.DelegationMaxPerUser < 1 {
+		bad("livekit.delegation_max_per_user", "must be at least 1, got %d", lk.DelegationMaxPerUser)
+	}
+
 	policies := []string{JoinNever, JoinInvited, JoinAll}
 	if !slices.Contains(policies, c.Calls.Join) {
 		bad("calls.join", "%q is not one of never, invited, all", c.Calls.Join)

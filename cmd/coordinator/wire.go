@@ -57,6 +57,7 @@ func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, 
 	delayed, err := delegation.New(logger.With("component", "delegation"), delegation.Config{
 		SanityCheckInterval: cfg.LiveKit.SanityCheckInterval,
 		RequestTimeout:      cfg.Matrix.RequestTimeout,
+		MaxJobsPerUser:      cfg.LiveKit.DelegationMaxPerUser,
 	}, hc, rs)
 	if err != nil {
 		_ = verifier.Close()

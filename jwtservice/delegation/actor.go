@@ -16,6 +16,7 @@ type actor struct {
 	m       *Manager
 	ctx     context.Context // Run's; parent of every job's context
 	jobs    map[jobKey]*job
+	perUser map[string]int // Params.UserID -> jobs in the table
 	timers  timerHeap
 	nextID  uint64
 	calls   int // calls in flight whose results are not processed yet
@@ -27,7 +28,7 @@ type actor struct {
 }
 
 func newActor(m *Manager, ctx context.Context) *actor {
-	return &actor{m: m, ctx: ctx, jobs: make(map[jobKey]*job), results: make(chan result)}
+	return &actor{m: m, ctx: ctx, jobs: make(map[jobKey]*job), perUser: make(map[string]int), results: make(chan result)}
 }
 
 // loop serves messages until Run's context ends or Close is called.

@@ -15,6 +15,9 @@ var (
 	// ErrTooManyJobs means the job table is full (Config.MaxJobs) and the
 	// job would not have replaced an existing one.
 	ErrTooManyJobs = errors.New("delegation: too many delegated jobs")
+	// ErrTooManyUserJobs means the job's user already holds
+	// Config.MaxJobsPerUser jobs and the job would not have replaced one.
+	ErrTooManyUserJobs = errors.New("delegation: too many delegated jobs for one user")
 	// ErrAlreadyRunning means Run was called more than once.
 	ErrAlreadyRunning = errors.New("delegation: Run called more than once")
 	// ErrParticipantNotFound may be returned (wrapped) by a Participants

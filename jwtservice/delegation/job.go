@@ -57,6 +57,9 @@ func (a *actor) add(p Params) error {
 	if old == nil && len(a.jobs) >= a.m.cfg.MaxJobs {
 		return ErrTooManyJobs
 	}
+	if (old == nil || old.p.UserID != p.UserID) && p.UserID != "" && a.perUser[p.UserID] >= a.m.cfg.MaxJobsPerUser {
+		return fmt.Errorf("%w: %s holds %d", ErrTooManyUserJobs, p.UserID, a.perUser[p.UserID])
+	}
 	if old != nil {
 		a.signal(old, sigReplaced)
 	}
@@ -71,6 +74,7 @@ func (a *actor) add(p Params) error {
 			"delay_id", shortID(p.DelayID)),
 	}
 	a.jobs[key] = j
+	a.perUser[p.UserID]++
 	j.log.Info("delegation: job added", "delay_timeout", p.DelayTimeout)
 	a.observe(j, StateUnknown, StateWaitingForInitialConnect, "Added")
 	// Phase 1: wait for the participant for at most min(1 h, timeout),
@@ -122,6 +126,9 @@ func (a *actor) signal(j *job, sig signal) {
 		j.cancel() // aborts calls in flight; their results are ignored
 		if a.jobs[j.key] == j {
 			delete(a.jobs, j.key)
+		}
+		if a.perUser[j.p.UserID]--; a.perUser[j.p.UserID] <= 0 {
+			delete(a.perUser, j.p.UserID)
 		}
 	}
 }

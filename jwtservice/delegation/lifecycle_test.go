@@ -26,6 +26,24 @@ func TestTooManyJobs(t *testing.T) {
 	h.add(h.params(room, "c", "d3", ten)) // room again
 }
 
+func TestTooManyJobsPerUser(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxJobsPerUser = 2 })
+	of := func(user, identity, delayID string) Params {
+		p := h.params(room, identity, delayID, ten)
+		p.UserID = user
+		return p
+	}
+	h.add(of("@a:x", "a1", "d1"))
+	h.add(of("@a:x", "a2", "d2"))
+	if err := h.m.Add(context.Background(), of("@a:x", "a3", "d3")); !errors.Is(err, ErrTooManyUserJobs) {
+		t.Fatalf("third job of one user: %v, want ErrTooManyUserJobs", err)
+	}
+	h.add(of("@a:x", "a1", "d4")) // replacing is fine
+	h.add(of("@b:x", "b1", "d5")) // another user is not affected
+	h.webhook(EventConnectionAborted, room, "a2")
+	h.add(of("@a:x", "a3", "d3")) // room again once a job ended
+}
+
 func TestAddAfterClose(t *testing.T) {
 	h := newHarness(t, nil)
 	h.add(h.params(room, ident, "d1", ten))

@@ -28,9 +28,12 @@ const (
 // Params describe one delegated delayed leave.
 type Params struct {
 	Room, Identity string // LiveKit room name and participant identity: the job key
-	DelayID        string // MSC4140 delay_id; a capability, never logged in full
-	DelayTimeout   time.Duration
-	CSAPIURL       string // client-server API base URL of the user's homeserver
+	// UserID and DeviceID say whose job it is (the verified Matrix user and
+	// its claimed device), for the per-user limit and the admin view.
+	UserID, DeviceID string
+	DelayID          string // MSC4140 delay_id; a capability, never logged in full
+	DelayTimeout     time.Duration
+	CSAPIURL         string // client-server API base URL of the user's homeserver
 }
 
 // Participants is the part of the LiveKit RoomService the manager uses;
@@ -57,6 +60,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxJobs bounds the job table. Default 10,000.
 	MaxJobs int
+	// MaxJobsPerUser bounds the jobs one Matrix user (Params.UserID) holds,
+	// so one user cannot fill the table. Default 8.
+	MaxJobsPerUser int
 	// WebhookQueue is how many webhook events may wait for the actor;
 	// more are dropped with a warning. Default 1024.
 	WebhookQueue int
@@ -77,7 +83,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.SanityCheckInterval < 0 || c.RequestTimeout < 0 || c.MaxJobs < 0 || c.WebhookQueue < 0 {
+	if c.SanityCheckInterval < 0 || c.RequestTimeout < 0 || c.MaxJobs < 0 || c.MaxJobsPerUser < 0 || c.WebhookQueue < 0 {
 		return c, fmt.Errorf("delegation: negative config value")
 	}
 	if c.RequestTimeout == 0 {
@@ -85,6 +91,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxJobs == 0 {
 		c.MaxJobs = 10_000
+	}
+	if c.MaxJobsPerUser == 0 {
+		c.MaxJobsPerUser = 8
 	}
 	if c.WebhookQueue == 0 {
 		c.WebhookQueue = 1024
@@ -197,7 +206,7 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // Add validates p and hands it to the actor: a new job for (Room, Identity)
 // replaces the current one, which ends without sending. It fails with
-// ErrBadParams, ErrTooManyJobs, ErrShuttingDown (after Close or the end of
+// ErrBadParams, ErrTooManyJobs, ErrTooManyUserJobs, ErrShuttingDown (after Close or the end of
 // Run's context), or ctx's error. Before Run it waits for Run.
 func (m *Manager) Add(ctx context.Context, p Params) error {
 	if err := p.validate(); err != nil {
@@ -274,6 +283,8 @@ func (p Params) validate() error {
 		return bad("room name empty or longer than %d bytes", maxNameBytes)
 	case p.Identity == "" || len(p.Identity) > maxNameBytes:
 		return bad("identity empty or longer than %d bytes", maxNameBytes)
+	case len(p.UserID) > maxNameBytes || len(p.DeviceID) > maxNameBytes:
+		return bad("user or device id longer than %d bytes", maxNameBytes)
 	case p.DelayID == "" || len(p.DelayID) > maxDelayIDBytes:
 		return bad("delay_id empty or longer than %d bytes", maxDelayIDBytes)
 	case p.DelayID == "." || p.DelayID == "..":

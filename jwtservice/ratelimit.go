@@ -3,7 +3,6 @@ package jwtservice
 import (
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,10 +13,10 @@ import (
 type RateLimit struct {
 	Rate  float64 // requests per second
 	Burst int
-	// TrustForwardedFor takes the client address from the last
-	// X-Forwarded-For entry, for a service behind a reverse proxy (which
-	// otherwise makes every client look like the proxy).
-	TrustForwardedFor bool
+	// Client names the client of a request, e.g. from X-Forwarded-For when
+	// a trusted reverse proxy (which makes every client look like itself)
+	// sent it; nil takes the connection's peer address.
+	Client func(r *http.Request) string
 }
 
 // maxLimiters bounds the per-address table; idle entries are swept first.
@@ -69,13 +68,8 @@ func (l *limiter) sweep(now time.Time) {
 }
 
 func (l *limiter) clientKey(r *http.Request) string {
-	if l.cfg.TrustForwardedFor {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			parts := strings.Split(xff[len(xff)-1], ",")
-			if ip := net.ParseIP(strings.TrimSpace(parts[len(parts)-1])); ip != nil {
-				return ip.String()
-			}
-		}
+	if l.cfg.Client != nil {
+		return l.cfg.Client(r)
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

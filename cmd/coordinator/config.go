@@ -57,6 +57,8 @@ type HTTPConfig struct {
 	Bind      string  `yaml:"bind" env:"LIVEKIT_JWT_BIND" doc:"Listen address, host:port. LIVEKIT_JWT_PORT (deprecated) and LK_JWT_PORT (its old name) give :PORT instead; setting a port together with LIVEKIT_JWT_BIND is an error."`
 	RateLimit float64 `yaml:"rate_limit" doc:"Token requests per second allowed per client address (0 = no limit)."`
 	RateBurst int     `yaml:"rate_burst" doc:"Requests a client may make at once above rate_limit."`
+	// TrustedProxies is read by httpserve.ParseTrustedProxy.
+	TrustedProxies []string `yaml:"trusted_proxies" doc:"Reverse proxies whose X-Forwarded-For is believed, as CIDRs or addresses (e.g. 127.0.0.1/32, 10.0.0.0/8). A request from one of them counts, for rate limits, as from the rightmost X-Forwarded-For hop that is not one of them; from any other peer the header is ignored. Empty: the peer address is the client."`
 }
 
 // LiveKitConfig is the SFU this coordinator issues tokens for and manages.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/e2ee"
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -36,6 +37,11 @@ func (c *Config) validate() []error {
 	}
 	if c.HTTP.RateLimit > 0 && c.HTTP.RateBurst < 1 {
 		bad("http.rate_burst", "must be at least 1 when http.rate_limit is set")
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, err := httpserve.ParseTrustedProxy(p); err != nil {
+			bad("http.trusted_proxies", "%v", err)
+		}
 	}
 
 	lk := &c.LiveKit

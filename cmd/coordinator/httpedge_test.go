@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,4 +69,61 @@ func trickleBody(addr, path string, limit time.Duration) error {
 		res.Body.Close()
 	}
 	return nil
+}
+
+// TestRateLimitPerClientBehindProxy: behind a reverse proxy listed in
+// http.trusted_proxies, each client named by X-Forwarded-For has its own
+// rate limit; a direct client's X-Forwarded-For is ignored, and so is every
+// entry left of the rightmost one a trusted proxy did not add.
+func TestRateLimitPerClientBehindProxy(t *testing.T) {
+	env := minimalEnv()
+	env["SWITCHBOARD_HTTP_RATE_LIMIT"] = "0.001" // one request, then nothing for the test's life
+	env["SWITCHBOARD_HTTP_RATE_BURST"] = "1"
+	env["SWITCHBOARD_HTTP_TRUSTED_PROXIES"] = "127.0.0.2/32"
+	addr, _ := startServe(t, env)
+	proxy, direct := clientFrom("127.0.0.2"), clientFrom("127.0.0.1")
+
+	for i, c := range []struct {
+		from    *http.Client
+		xff     string
+		limited bool
+	}{
+		{proxy, "198.51.100.7", false},
+		{proxy, "198.51.100.7", true},                // the same client again
+		{proxy, "198.51.100.8", false},               // another client of the proxy
+		{proxy, "198.51.100.7, 127.0.0.2", true},     // a trusted hop is skipped
+		{proxy, "198.51.100.7, 198.51.100.9", false}, // the client's own claim is not believed
+		{direct, "198.51.100.10", false},
+		{direct, "198.51.100.11", true}, // not a proxy: its header is ignored
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr+"/sfu/get", strings.NewReader("{}"))
+		req.Header.Set("X-Forwarded-For", c.xff)
+		res, err := c.from.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if limited := res.StatusCode == http.StatusTooManyRequests; limited != c.limited {
+			t.Errorf("request %d (X-Forwarded-For %q): HTTP %d, want limited=%v", i, c.xff, res.StatusCode, c.limited)
+		}
+	}
+}
+
+// clientFrom is an HTTP client whose connections come from the loopback
+// address ip.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+}
+
+// TestTrustedProxiesChecked: check-config names every bad entry.
+func TestTrustedProxiesChecked(t *testing.T) {
+	env := minimalEnv()
+	env["SWITCHBOARD_HTTP_TRUSTED_PROXIES"] = "10.0.0.0/8, 172.16.0.1/12 proxy.example.org ::1"
+	_, _, err := loadConfig("", envOf(env))
+	for _, want := range []string{`http.trusted_proxies: "172.16.0.1/12" has host bits set`, `http.trusted_proxies: "proxy.example.org" is not a CIDR`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no %q in %v", want, err)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -81,7 +82,12 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		sinks = append(sinks, e)
 		runs = append(runs, e.Run)
 	}
-	jwt, err := newJWTParts(cfg, logger, rs, auth, sinks)
+	// One notion of "the client" for every per-client limit.
+	clients, err := httpserve.NewClientAddr(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("http.trusted_proxies: %w", err)
+	}
+	jwt, err := newJWTParts(cfg, logger, rs, auth, sinks, clients)
 	if err != nil {
 		return err
 	}

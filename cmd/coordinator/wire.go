@@ -8,6 +8,7 @@ import (
 
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 	"github.com/switchboard-rtc/switchboard/jwtservice"
 	"github.com/switchboard-rtc/switchboard/jwtservice/delegation"
 	"github.com/switchboard-rtc/switchboard/jwtservice/openid"
@@ -30,7 +31,7 @@ func (p *jwtParts) close() {
 // newJWTParts builds the OpenID verifier and the token service from the
 // validated configuration. Nothing is started.
 func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, auth jwtservice.Authorizer,
-	sinks []jwtservice.WebhookSink) (*jwtParts, error) {
+	sinks []jwtservice.WebhookSink, clients *httpserve.ClientAddr) (*jwtParts, error) {
 	ocfg := openid.Config{
 		HomeserverURLs:        cfg.Matrix.HomeserverURLs,
 		InsecureSkipVerifyTLS: cfg.LiveKit.InsecureSkipVerifyTLS,
@@ -73,7 +74,7 @@ func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, 
 		APISecret:             cfg.LiveKit.Secret,
 		TokenTTL:              cfg.LiveKit.TokenTTL,
 		FullAccessHomeservers: cfg.LiveKit.FullAccessHomeservers,
-		RateLimit:             jwtservice.RateLimit{Rate: cfg.HTTP.RateLimit, Burst: cfg.HTTP.RateBurst},
+		RateLimit:             jwtservice.RateLimit{Rate: cfg.HTTP.RateLimit, Burst: cfg.HTTP.RateBurst, Client: clients.Of},
 	}, jwtservice.Deps{Verifier: verifier, Rooms: rs, CSAPI: csapi, DelayedLeaves: delayed, Authorizer: auth, Webhooks: sinks})
 	if err != nil {
 		_ = verifier.Close()

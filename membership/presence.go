@@ -69,8 +69,9 @@ type Presence struct {
 	sessionID string
 	board     board
 
-	closeOnce sync.Once
-	closed    chan struct{}
+	mu        sync.Mutex
+	closed    bool
+	cancelRun context.CancelFunc // Run's, to stop it on Close
 }
 
 // NewPresence returns a presence that starts once ready is closed (the
@@ -85,13 +86,17 @@ func NewPresence(logger *slog.Logger, cfg PresenceConfig, writer RoomWriter, tra
 		clock = SystemClock{}
 	}
 	return &Presence{cfg: cfg.withDefaults(), logger: logger, writer: writer, tracker: tracker, facts: facts,
-		clock: clock, ready: ready, sessionID: newSessionID(), board: board{seats: map[seatKey]*SeatStatus{}},
-		closed: make(chan struct{})}
+		clock: clock, ready: ready, sessionID: newSessionID(), board: board{seats: map[seatKey]*SeatStatus{}}}
 }
 
 // Close stops Run (which then leaves every call); it is idempotent.
 func (p *Presence) Close() error {
-	p.closeOnce.Do(func() { close(p.closed) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.cancelRun != nil {
+		p.cancelRun()
+	}
 	return nil
 }
 
@@ -101,15 +106,16 @@ const reconcileDelay = 100 * time.Millisecond
 // Run keeps our memberships until ctx ends or Close; it leaves every call
 // before it returns.
 func (p *Presence) Run(ctx context.Context) error {
+	// Close cancels Run's context itself: no watcher goroutine that would
+	// outlive Run.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-p.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	p.mu.Lock()
+	p.cancelRun = cancel
+	if p.closed {
+		cancel()
+	}
+	p.mu.Unlock()
 	changes, err := p.tracker.Subscribe(ctx)
 	if err != nil {
 		return ignoreClosed(err)

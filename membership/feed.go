@@ -40,8 +40,7 @@ func (f *Feed) Ready() <-chan struct{} { return f.ready }
 
 // Run consumes events until the channel closes or ctx ends.
 func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
-	var batch []Update
-	var joins []MemberChange
+	b := newPending()
 	for {
 		var ev matrixbot.Event
 		var ok bool
@@ -55,33 +54,24 @@ func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
 		}
 		switch ev.Kind {
 		case matrixbot.KindState, matrixbot.KindTimeline:
+			if b.left[ev.RoomID] {
+				continue // the bot left the room in this batch: its last events judge nothing
+			}
 			if c, ok := roomMember(ev); ok {
-				joins = append(joins, c)
+				b.joins = append(b.joins, c)
 			} else if u, ok := f.decode(ev); ok {
-				batch = append(batch, u)
+				b.updates = append(b.updates, u)
 			}
 		case matrixbot.KindMembership:
+			b.botMembership(ev)
 			if err := f.botMembership(ctx, ev); err != nil {
 				return err
 			}
 		case matrixbot.KindSyncDone:
-			f.roster.apply(joins, ev.Initial)
-			f.dropUnjoined(batch)
-			var err error
-			if ev.Initial {
-				err = f.tracker.IngestSnapshot(ctx, batch)
-			} else if len(batch) > 0 {
-				err = f.tracker.IngestBatch(ctx, batch)
-			}
-			for _, c := range joins {
-				if err == nil && !c.Joined {
-					err = f.tracker.ForgetSender(ctx, c.Room, c.User)
-				}
-			}
-			if err != nil {
+			if err := f.commit(ctx, b, ev.Initial); err != nil {
 				return ignoreClosed(err)
 			}
-			batch, joins = nil, nil
+			b = newPending()
 			select {
 			case <-f.ready:
 			default:

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livekit/protocol/livekit"
-	lksdk "github.com/livekit/server-sdk-go/v2"
-
 	"github.com/switchboard-rtc/switchboard/internal/lkid"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 )
@@ -31,38 +28,11 @@ func TestEnforcementOnLiveKit(t *testing.T) {
 	lkRoom := lkid.Room(room.String(), "m.call#ROOM")
 	aliceIdent := lkid.Legacy(alice.ID.String(), "ALICEDEV")
 	malloryIdent := lkid.Legacy(mallory.ID.String(), "MDEV")
-	// Both get their LiveKit token the normal way, from /sfu/get.
-	connect := func(u *testenv.User, device string) {
-		code, grant := sfuGet(t, env, addr, u, room, device)
-		if code != 200 {
-			t.Fatalf("/sfu/get for %s: HTTP %d", u.ID, code)
-		}
-		r, err := lksdk.ConnectToRoomWithToken(grant.URL, grant.JWT, &lksdk.RoomCallback{})
-		if err != nil {
-			t.Fatalf("connect %s: %v", u.ID, err)
-		}
-		t.Cleanup(r.Disconnect)
-	}
-	rs := env.RoomService()
-	participants := func() []string {
-		res, err := rs.ListParticipants(t.Context(), &livekit.ListParticipantsRequest{Room: lkRoom})
-		if err != nil {
-			return nil
-		}
-		var out []string
-		for _, p := range res.Participants {
-			out = append(out, p.Identity)
-		}
-		slices.Sort(out)
-		return out
-	}
-	roomExists := func() bool {
-		res, err := rs.ListRooms(t.Context(), &livekit.ListRoomsRequest{Names: []string{lkRoom}})
-		return err == nil && len(res.Rooms) == 1
-	}
+	participants := func() []string { return lkParticipants(t, env, lkRoom) }
+	roomExists := func() bool { return lkRoomExists(t, env, lkRoom) }
 
-	connect(alice, "ALICEDEV")
-	connect(mallory, "MDEV")
+	lkConnect(t, env, addr, alice, room, "ALICEDEV")
+	lkConnect(t, env, addr, mallory, room, "MDEV")
 	connected := time.Now()
 	want := []string{aliceIdent, malloryIdent}
 	slices.Sort(want)

@@ -133,26 +133,25 @@ func (s *syncer) handleJoined(ctx context.Context, rooms map[id.RoomID]*mautrix.
 	return nil
 }
 
+// handleLeft follows the bot out of rooms it left, was kicked or banned
+// from, or whose invite it rejected. The room's last events are not
+// emitted: nothing about a room the bot is no longer in may be judged, and
+// the consumers forget it (#9 defect 1).
 func (s *syncer) handleLeft(ctx context.Context, rooms map[id.RoomID]*mautrix.SyncLeftRoom) error {
 	for room, data := range rooms {
 		if data == nil {
 			continue
 		}
-		if err := s.roomEvents(ctx, room, SourceState, data.State.Events); err != nil {
-			return err
-		}
-		if err := s.roomEvents(ctx, room, SourceTimeline, data.Timeline.Events); err != nil {
-			return err
-		}
-		if data.StateAfter != nil {
-			if err := s.roomEvents(ctx, room, SourceStateAfter, data.StateAfter.Events); err != nil {
-				return err
-			}
-		}
-		var lists [][]*event.Event
-		lists = append(lists, data.State.Events, data.Timeline.Events)
+		lists := [][]*event.Event{data.State.Events, data.Timeline.Events}
 		if data.StateAfter != nil {
 			lists = append(lists, data.StateAfter.Events)
+		}
+		for _, l := range lists {
+			for _, evt := range l {
+				if evt != nil {
+					evt.RoomID = room
+				}
+			}
 		}
 		own := s.ownMember(lists...)
 		membership, sender, reason := memberInfo(own)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -53,11 +54,12 @@ func (c PresenceConfig) withDefaults() PresenceConfig {
 }
 
 // Presence keeps our own memberships: it decides from the tracker and the
-// join policy which calls we take part in, and runs one seat (a goroutine
-// that writes, refreshes and finally removes the membership) per call and
-// dialect. On start it first removes memberships of ours left by an earlier
-// run. Run's goroutine owns the set of seats; seats publish their state on
-// the board for the admin view.
+// join policy which calls we take part in, one seat per call and dialect,
+// and runs one slot (a goroutine that writes, refreshes and finally removes
+// the membership) per state event of ours, which carries every seat that
+// shares its state key. On start it first removes memberships of ours left
+// by an earlier run. Run's goroutine owns the slots; they publish their
+// seats' state on the board for the admin view.
 type Presence struct {
 	cfg       PresenceConfig
 	logger    *slog.Logger
@@ -135,18 +137,15 @@ func (p *Presence) Run(ctx context.Context) error {
 	delay := p.delaySupport(ctx)
 	p.removeStale(ctx, members)
 
-	live := map[memberID]Member{}
+	st := &seating{ctx: ctx, delay: delay, live: map[memberID]Member{}, slots: map[slotKey]*slot{}, exited: make(chan *slot)}
 	for _, m := range members {
-		live[idOf(m)] = m
+		st.live[idOf(m)] = m
 	}
-	seats := map[seatKey]*seat{}
-	exited := make(chan seatKey)
-	var wg sync.WaitGroup
 	defer func() {
-		for _, s := range seats {
+		for _, s := range st.slots {
 			s.stop()
 		}
-		wg.Wait()
+		st.wg.Wait()
 	}()
 	timer := p.clock.NewTimer(0)
 	defer timer.Stop()
@@ -158,66 +157,99 @@ func (p *Presence) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			p.note(live, seats, c)
+			p.note(st, c)
 			timer.Reset(reconcileDelay)
 			continue
-		case k := <-exited:
-			delete(seats, k)
+		case s := <-st.exited:
+			delete(st.slots, s.key)
 		case <-timer.C():
 		}
-		p.reconcile(ctx, live, seats, delay, exited, &wg)
+		p.reconcile(st)
 	}
 }
 
-// note applies one tracker change and tells a seat whose own membership
+// seating is the state of one Run, owned by its goroutine: the live members
+// and our slots, each carrying one or more seats. A stopping slot stays in
+// slots until its goroutine exits, so its state key never has two writers.
+type seating struct {
+	ctx    context.Context
+	delay  bool // the homeserver does MSC4140
+	live   map[memberID]Member
+	slots  map[slotKey]*slot
+	exited chan *slot
+	wg     sync.WaitGroup
+}
+
+// note applies one tracker change and tells the slot whose own membership
 // vanished (delayed leave fired, overwritten) to write it again.
-func (p *Presence) note(live map[memberID]Member, seats map[seatKey]*seat, c Change) {
+func (p *Presence) note(st *seating, c Change) {
 	m := c.Member
 	switch c.Kind {
 	case Joined, Updated:
-		live[idOf(m)] = m
+		st.live[idOf(m)] = m
 	case Left, Expired:
-		delete(live, idOf(m))
+		delete(st.live, idOf(m))
 		if m.UserID == p.cfg.UserID && m.DeviceID == p.cfg.DeviceID {
-			if s := seats[seatKey{Call: m.Call, Dialect: m.Dialect}]; s != nil {
-				s.poke()
+			k := seatKey{Call: m.Call, Dialect: m.Dialect}
+			// Only the seats a slot carries: one it dropped leaves on purpose.
+			if s := st.slots[slotOf(k)]; s != nil && !s.stopping && s.carries(k) {
+				signal(s.vanished)
 			}
 		}
 	}
 }
 
-// reconcile starts seats for wanted calls and stops the others.
-func (p *Presence) reconcile(ctx context.Context, live map[memberID]Member, seats map[seatKey]*seat,
-	delay bool, exited chan<- seatKey, wg *sync.WaitGroup) {
-	others := make([]Member, 0, len(live))
-	for _, m := range live {
+// reconcile gives wanted calls their seats, in the slot of their state key,
+// and takes the others away; a slot left with no seat leaves.
+func (p *Presence) reconcile(st *seating) {
+	others := make([]Member, 0, len(st.live))
+	for _, m := range st.live {
 		others = append(others, m)
 	}
 	want := wantedSeats(others, p.cfg.UserID, p.cfg.Policy, p.facts)
-	for k, s := range seats {
-		if _, ok := want[k]; !ok && !s.stopping {
-			p.logger.Info("leaving call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
-				"reason", "no other live member, or the policy no longer allows it")
+	for _, s := range st.slots {
+		if s.stopping {
+			continue
+		}
+		for _, k := range s.carried() {
+			if _, ok := want[k]; !ok {
+				p.logger.Info("leaving call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
+					"reason", "no other live member, or the policy no longer allows it")
+				s.remove(k)
+			}
+		}
+		if len(s.carried()) == 0 {
 			s.stop()
 		}
 	}
-	for k, template := range want {
-		if _, ok := seats[k]; ok {
-			continue
+	keys := make([]seatKey, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return seatLess(keys[i], keys[j]) })
+	for _, k := range keys {
+		s := st.slots[slotOf(k)]
+		if s != nil && (s.stopping || s.carries(k)) {
+			continue // a stopping slot is replaced once it has exited
 		}
 		p.logger.Info("joining call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
 			"policy", p.cfg.Policy.Mode(k.Call.Room).String())
-		s := p.newSeat(ctx, k, template, delay)
-		seats[k] = s
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.run()
-			select {
-			case exited <- k:
-			case <-ctx.Done():
-			}
-		}()
+		if s == nil {
+			s = p.newSlot(st.ctx, slotOf(k), st.delay)
+			st.slots[s.key] = s
+			s.add(k, want[k])
+			st.wg.Add(1)
+			go func() {
+				defer st.wg.Done()
+				s.run()
+				select {
+				case st.exited <- s:
+				case <-st.ctx.Done():
+				}
+			}()
+			continue
+		}
+		s.add(k, want[k])
 	}
 }
 
@@ -253,11 +285,18 @@ func (p *Presence) removeStale(ctx context.Context, members []Member) {
 			p.logger.Warn("could not cancel a delayed leave of an earlier run", "room", s.Room, "state_key", s.StateKey, "error", err)
 		}
 	}
+	done := map[Source]bool{} // our Famedly calls of a room share one event
 	for _, m := range members {
 		if m.UserID != p.cfg.UserID || m.DeviceID != p.cfg.DeviceID || m.Dialect == DialectRTCSticky {
 			continue
 		}
-		if err := p.writeLeave(rctx, shapeOfMember(m)); err != nil {
+		shape := shapeOfMember(m)
+		src := Source{Room: m.Call.Room, EventType: shape.eventType, StateKey: shape.stateKey}
+		if done[src] {
+			continue
+		}
+		done[src] = true
+		if err := p.writeLeave(rctx, shape); err != nil {
 			p.logger.Warn("could not remove a membership of an earlier run", "room", m.Call.Room, "state_key", m.StateKey, "error", err)
 			continue
 		}

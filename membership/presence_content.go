@@ -11,9 +11,9 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
-// seatShape is how one membership of ours is written: where, and as what.
+// seatShape is how one state event of ours is written: where, and as what.
 type seatShape struct {
-	key      seatKey
+	key      slotKey
 	stateKey string
 	// legacyFamedly: the "{userId}" state key, shared by all our devices, so
 	// every write is a read-modify-write that keeps other devices' entries.
@@ -21,13 +21,13 @@ type seatShape struct {
 	eventType     string
 }
 
-// shapeSeat picks the state key for a seat from the room version and the
+// shapeSlot picks the state key for a slot from the room version and the
 // configured Famedly form (FamedlyFormUnknown: the SDK's own choice).
-func shapeSeat(k seatKey, user id.UserID, device id.DeviceID, roomVersion string, form StateKeyForm) seatShape {
+func shapeSlot(k slotKey, user id.UserID, device id.DeviceID, roomVersion string, form StateKeyForm) seatShape {
 	owned := ownedStateRoom(roomVersion)
 	if k.Dialect == DialectMatrixRTC {
 		return seatShape{key: k, eventType: MatrixRTCEventType,
-			stateKey: MatrixRTCStateKey(string(user), string(device), k.Call.Application, k.Call.CallID, owned)}
+			stateKey: MatrixRTCStateKey(string(user), string(device), k.Application, k.CallID, owned)}
 	}
 	if form == FamedlyFormUnknown {
 		form = FamedlyUser
@@ -42,7 +42,7 @@ func shapeSeat(k seatKey, user id.UserID, device id.DeviceID, roomVersion string
 // shapeOfMember is where a membership of ours that the tracker shows lives
 // (one left by an earlier run), read back from its state key.
 func shapeOfMember(m Member) seatShape {
-	shape := seatShape{key: seatKey{Call: m.Call, Dialect: m.Dialect}, stateKey: m.StateKey, eventType: MatrixRTCEventType}
+	shape := seatShape{key: slotOf(seatKey{Call: m.Call, Dialect: m.Dialect}), stateKey: m.StateKey, eventType: MatrixRTCEventType}
 	if m.Dialect == DialectFamedly {
 		form, _, _, err := ParseFamedlyStateKey(m.StateKey)
 		shape.eventType, shape.legacyFamedly = FamedlyEventType, err != nil || form == FamedlyUser
@@ -88,15 +88,18 @@ func (p *Presence) ourMember(k seatKey, template Member, created, now time.Time)
 	return m
 }
 
-// joinContent is the state content announcing m under shape.
-func (p *Presence) joinContent(ctx context.Context, shape seatShape, m Member, now time.Time) (json.RawMessage, error) {
+// joinContent is the state content announcing members (our seats of one
+// slot) under shape: a MatrixRTC event holds one membership, a Famedly
+// event all of them.
+func (p *Presence) joinContent(ctx context.Context, shape seatShape, members []Member, now time.Time) (json.RawMessage, error) {
 	if shape.key.Dialect == DialectMatrixRTC {
+		m := members[0]
 		// The horizon is capped at now + expiry rather than growing by a
 		// whole expiry per refresh as the js-sdk does (matrixrtc-js.md 1.7).
 		expires := now.Sub(m.CreatedAt).Truncate(time.Millisecond) + p.cfg.MatrixRTCExpiry
 		return BuildMatrixRTC(m, expires)
 	}
-	ours, err := BuildFamedly([]Member{m})
+	ours, err := BuildFamedly(members)
 	if err != nil {
 		return nil, err
 	}
@@ -106,10 +109,10 @@ func (p *Presence) joinContent(ctx context.Context, shape seatShape, m Member, n
 	var entry struct {
 		Memberships []json.RawMessage `json:"memberships"`
 	}
-	if err := json.Unmarshal(ours, &entry); err != nil || len(entry.Memberships) != 1 {
-		return nil, fmt.Errorf("membership: our famedly entry: %v", err)
+	if err := json.Unmarshal(ours, &entry); err != nil || len(entry.Memberships) != len(members) {
+		return nil, fmt.Errorf("membership: our famedly entries: %v", err)
 	}
-	return p.famedlyWithout(ctx, shape, entry.Memberships[0])
+	return p.famedlyWithout(ctx, shape, entry.Memberships...)
 }
 
 // leaveContent is the state content without our membership.
@@ -118,7 +121,7 @@ func (p *Presence) leaveContent(ctx context.Context, shape seatShape) (json.RawM
 	case shape.key.Dialect == DialectMatrixRTC:
 		return json.RawMessage(`{}`), nil
 	case shape.legacyFamedly:
-		return p.famedlyWithout(ctx, shape, nil)
+		return p.famedlyWithout(ctx, shape)
 	}
 	return json.RawMessage(`{"memberships":[]}`), nil
 }
@@ -129,14 +132,14 @@ func (p *Presence) writeLeave(ctx context.Context, shape seatShape) error {
 	if err != nil {
 		return err
 	}
-	return p.writer.PutState(ctx, shape.key.Call.Room, shape.eventType, shape.stateKey, content)
+	return p.writer.PutState(ctx, shape.key.Room, shape.eventType, shape.stateKey, content)
 }
 
 // famedlyWithout reads the shared "{userId}" event, drops every entry of our
-// device (any call: a device is in one call per event, as the SDK keeps it),
-// keeps the other devices' entries byte for byte, and appends add if given.
-func (p *Presence) famedlyWithout(ctx context.Context, shape seatShape, add json.RawMessage) (json.RawMessage, error) {
-	cur, err := p.writer.GetState(ctx, shape.key.Call.Room, shape.eventType, shape.stateKey)
+// device (ours are all written together, by one slot), keeps the other
+// devices' entries byte for byte, and appends add.
+func (p *Presence) famedlyWithout(ctx context.Context, shape seatShape, add ...json.RawMessage) (json.RawMessage, error) {
+	cur, err := p.writer.GetState(ctx, shape.key.Room, shape.eventType, shape.stateKey)
 	if err != nil {
 		return nil, fmt.Errorf("membership: read %s: %w", shape.stateKey, err)
 	}
@@ -146,7 +149,7 @@ func (p *Presence) famedlyWithout(ctx context.Context, shape seatShape, add json
 	if len(cur) > 0 {
 		_ = json.Unmarshal(cur, &c) // unreadable content is replaced by ours
 	}
-	kept := make([]json.RawMessage, 0, len(c.Memberships)+1)
+	kept := make([]json.RawMessage, 0, len(c.Memberships)+len(add))
 	for _, e := range c.Memberships {
 		var d struct {
 			DeviceID string `json:"device_id"`
@@ -156,9 +159,7 @@ func (p *Presence) famedlyWithout(ctx context.Context, shape seatShape, add json
 		}
 		kept = append(kept, e)
 	}
-	if add != nil {
-		kept = append(kept, add)
-	}
+	kept = append(kept, add...)
 	return json.Marshal(struct {
 		Memberships []json.RawMessage `json:"memberships"`
 	}{kept})

@@ -31,26 +31,31 @@ type fakeWriter struct {
 	delay      bool
 	nextID     int
 	stale      []ScheduledLeave
+	// echo, if set, sees every state write, as the room's sync would.
+	echo func(room id.RoomID, typ, key string, content json.RawMessage)
 }
 
 func newFakeWriter() *fakeWriter {
-	return &fakeWriter{state: map[string]json.RawMessage{}, ops: make(chan string, 100), delay: true}
+	return &fakeWriter{state: map[string]json.RawMessage{}, ops: make(chan string, 1000), delay: true}
 }
 
 func (w *fakeWriter) op(format string, args ...any) { w.ops <- fmt.Sprintf(format, args...) }
 
 func (w *fakeWriter) PutState(_ context.Context, room id.RoomID, typ, key string, content json.RawMessage) error {
 	w.mu.Lock()
-	w.state[typ+"|"+key] = content
+	w.state[string(room)+"|"+typ+"|"+key] = content
 	w.mu.Unlock()
 	w.op("put %s %s %s", typ, key, content)
+	if w.echo != nil {
+		w.echo(room, typ, key, content)
+	}
 	return nil
 }
 
 func (w *fakeWriter) GetState(_ context.Context, room id.RoomID, typ, key string) (json.RawMessage, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.state[typ+"|"+key], nil
+	return w.state[string(room)+"|"+typ+"|"+key], nil
 }
 
 func (w *fakeWriter) ScheduleState(_ context.Context, room id.RoomID, typ, key string, content json.RawMessage, d time.Duration) (string, error) {
@@ -89,7 +94,7 @@ func (allRooms) Invited(id.RoomID) bool { return true }
 // operation starting with prefix, failing on any other operation first.
 func expectOp(t *testing.T, w *fakeWriter, clock *fakeClock, step time.Duration, prefix string) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // a hang guard, not a timing
 	for time.Now().Before(deadline) {
 		select {
 		case op := <-w.ops:
@@ -135,15 +140,7 @@ func TestPresenceSeatLifecycle(t *testing.T) {
 		}
 	}
 	// The board is updated right after the write returns.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		st := p.Seats()
-		if len(st) == 1 && st[0].State == "joined" && st[0].DelayedLeave {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("seats: %+v", st)
-		}
-	}
+	waitSeats(t, p, func(st []SeatStatus) bool { return len(st) == 1 && st[0].State == "joined" && st[0].DelayedLeave })
 	// The delayed leave is restarted every 4 s.
 	expectOp(t, w, clock, time.Second, "restart d1")
 	expectOp(t, w, clock, time.Second, "restart d1")
@@ -160,6 +157,20 @@ func TestPresenceSeatLifecycle(t *testing.T) {
 	expectOp(t, w, clock, 0, "cancel d2")
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitSeats waits until the admin view of our seats satisfies ok.
+func waitSeats(t *testing.T, p *Presence, ok func([]SeatStatus) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st := p.Seats()
+		if ok(st) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("seats: %+v", st)
+		}
 	}
 }
 
@@ -240,7 +251,7 @@ type factsOf struct{ in, invited map[id.RoomID]bool }
 func (f factsOf) InRoom(r id.RoomID) bool  { return f.in[r] }
 func (f factsOf) Invited(r id.RoomID) bool { return f.invited[r] }
 
-func TestShapeSeatForms(t *testing.T) {
+func TestShapeSlotForms(t *testing.T) {
 	call := CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"}
 	for _, c := range []struct {
 		d       Dialect
@@ -254,7 +265,7 @@ func TestShapeSeatForms(t *testing.T) {
 		{DialectMatrixRTC, "10", FamedlyFormUnknown, "_@bot:example.org_BOTDEV_m.call"},
 		{DialectMatrixRTC, "org.matrix.msc3757.11", FamedlyFormUnknown, "@bot:example.org_BOTDEV_m.call"},
 	} {
-		if got := shapeSeat(seatKey{Call: call, Dialect: c.d}, botUser, botDev, c.version, c.form).stateKey; got != c.want {
+		if got := shapeSlot(slotOf(seatKey{Call: call, Dialect: c.d}), botUser, botDev, c.version, c.form).stateKey; got != c.want {
 			t.Errorf("%s in %s (%s): %q, want %q", c.d, c.version, c.form, got, c.want)
 		}
 	}
@@ -265,9 +276,9 @@ func TestShapeSeatForms(t *testing.T) {
 func TestFamedlyLegacyKeepsOtherDevices(t *testing.T) {
 	w := newFakeWriter()
 	other := `{"call_id":"","device_id":"OTHER","expires_ts":1,"weird":true}`
-	w.state[FamedlyEventType+"|"+string(botUser)] = json.RawMessage(`{"memberships":[` + other + `,{"device_id":"BOTDEV"}]}`)
+	w.state[string(presRoom)+"|"+FamedlyEventType+"|"+string(botUser)] = json.RawMessage(`{"memberships":[` + other + `,{"device_id":"BOTDEV"}]}`)
 	p := &Presence{cfg: PresenceConfig{UserID: botUser, DeviceID: botDev}.withDefaults(), writer: w}
-	shape := shapeSeat(seatKey{Call: CallKey{Room: presRoom}, Dialect: DialectFamedly}, botUser, botDev, "10", FamedlyFormUnknown)
+	shape := shapeSlot(slotKey{Room: presRoom, Dialect: DialectFamedly}, botUser, botDev, "10", FamedlyFormUnknown)
 	got, err := p.leaveContent(t.Context(), shape)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,124 @@
+package membership
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
+)
+
+// echoToTracker makes the fake writer's Famedly writes reach the tracker as
+// the bot's sync would deliver them.
+func echoToTracker(t *testing.T, w *fakeWriter, tr *Tracker) {
+	w.echo = func(room id.RoomID, typ, key string, content json.RawMessage) {
+		if typ != FamedlyEventType {
+			return
+		}
+		members, _ := ParseFamedly(room, botUser, key, content)
+		if err := tr.Ingest(context.Background(), Source{Room: room, EventType: typ, StateKey: key}, members); err != nil {
+			t.Errorf("echo: %v", err)
+		}
+	}
+}
+
+// famedlyMember is a live Famedly member of call in presRoom.
+func famedlyMember(user, device, call string, expires time.Time) Member {
+	return Member{Dialect: DialectFamedly, Call: CallKey{Room: presRoom, Application: "m.call", CallID: call, Scope: "m.room"},
+		UserID: id.UserID(user), DeviceID: id.DeviceID(device), MembershipID: "m-" + device,
+		ActiveFoci: []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org", LiveKitAlias: string(presRoom)}},
+		ExpiresAt:  expires}
+}
+
+// famedlyCalls reads the call ids of our device's entries in content.
+func famedlyCalls(content string) []string {
+	var c struct {
+		Memberships []struct {
+			CallID   string `json:"call_id"`
+			DeviceID string `json:"device_id"`
+		} `json:"memberships"`
+	}
+	_ = json.Unmarshal([]byte(content), &c)
+	var out []string
+	for _, m := range c.Memberships {
+		if m.DeviceID == string(botDev) {
+			out = append(out, m.CallID)
+		}
+	}
+	return out
+}
+
+// putsUntil counts the writes up to the first one ok accepts, advancing the
+// fake clock while nothing happens; it fails after a hang guard.
+func putsUntil(t *testing.T, w *fakeWriter, clock *fakeClock, what string, ok func(op string) bool) int {
+	t.Helper()
+	puts := 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		select {
+		case op := <-w.ops:
+			if !strings.HasPrefix(op, "put ") {
+				continue
+			}
+			puts++
+			if ok(op) {
+				return puts
+			}
+		case <-time.After(10 * time.Millisecond):
+			clock.Advance(50 * time.Millisecond)
+		}
+	}
+	t.Fatalf("no %s after %d writes", what, puts)
+	return 0
+}
+
+// TestTwoFamedlyCallsOneWriter: alice is in two Famedly calls of one room;
+// under the legacy "{userId}" state key both our entries go into the one
+// event, in a few writes. (Two seats each writing the shared event used to
+// drop each other's entry, see it leave, and rewrite, without end.)
+func TestTwoFamedlyCallsOneWriter(t *testing.T) {
+	leakcheck.Check(t)
+	tr, clock, _ := startTracker(t)
+	w := newFakeWriter()
+	echoToTracker(t, w, tr)
+	ready := make(chan struct{})
+	close(ready)
+	p := NewPresence(nil, PresenceConfig{Policy: JoinPolicy{Default: JoinAll}}, w, tr, allRooms{}, ready, clock)
+	exp := clock.Now().Add(time.Hour)
+	alice := []Member{famedlyMember("@alice:example.org", "A", "", exp), famedlyMember("@alice:example.org", "A", "second", exp)}
+	if err := tr.Ingest(t.Context(), Source{Room: presRoom, EventType: FamedlyEventType, StateKey: "@alice:example.org"}, alice); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+
+	puts := putsUntil(t, w, clock, "our two entries sharing the event", func(op string) bool {
+		if !strings.HasPrefix(op, "put "+FamedlyEventType+" "+string(botUser)+" ") {
+			t.Fatalf("unexpected write %s", op)
+		}
+		return len(famedlyCalls(strings.SplitN(op, " ", 4)[3])) == 2
+	})
+	if puts > 2 {
+		t.Errorf("%d writes before both entries shared the event, want at most 2", puts)
+	}
+	// Both seats show the one state key they share.
+	waitSeats(t, p, func(st []SeatStatus) bool {
+		return len(st) == 2 && st[0].State == "joined" && st[1].State == "joined" &&
+			st[0].StateKey == string(botUser) && st[1].StateKey == string(botUser)
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	last := string(w.state[string(presRoom)+"|"+FamedlyEventType+"|"+string(botUser)])
+	w.mu.Unlock()
+	if calls := famedlyCalls(last); len(calls) != 0 {
+		t.Errorf("after leaving our event still carries calls %q", calls)
+	}
+}

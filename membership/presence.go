@@ -33,6 +33,10 @@ type PresenceConfig struct {
 	// RequestTimeout bounds each homeserver request, the final leave
 	// included (5 s).
 	RequestTimeout time.Duration
+	// Bounds on our seats (one per call and dialect), per room and in all:
+	// any member can advertise calls, and each seat costs requests.
+	MaxSeatsPerRoom int // DefaultMaxSeatsPerRoom
+	MaxSeats        int // DefaultMaxSeats
 }
 
 func (c PresenceConfig) withDefaults() PresenceConfig {
@@ -50,6 +54,12 @@ func (c PresenceConfig) withDefaults() PresenceConfig {
 	def(&c.MatrixRTCLeaveDelay, 10*time.Second)
 	def(&c.MatrixRTCLeaveRestart, 5*time.Second)
 	def(&c.RequestTimeout, 5*time.Second)
+	if c.MaxSeatsPerRoom <= 0 {
+		c.MaxSeatsPerRoom = DefaultMaxSeatsPerRoom
+	}
+	if c.MaxSeats <= 0 {
+		c.MaxSeats = DefaultMaxSeats
+	}
 	return c
 }
 
@@ -137,7 +147,9 @@ func (p *Presence) Run(ctx context.Context) error {
 	delay := p.delaySupport(ctx)
 	p.removeStale(ctx, members)
 
-	st := &seating{ctx: ctx, delay: delay, live: map[memberID]Member{}, slots: map[slotKey]*slot{}, exited: make(chan *slot)}
+	st := &seating{ctx: ctx, delay: delay, live: map[memberID]Member{}, slots: map[slotKey]*slot{}, exited: make(chan *slot),
+		limits: newSeatLimits(p.cfg.MaxSeatsPerRoom, p.cfg.MaxSeats)}
+	defer p.board.setRefused(nil)
 	for _, m := range members {
 		st.live[idOf(m)] = m
 	}
@@ -178,6 +190,7 @@ type seating struct {
 	slots  map[slotKey]*slot
 	exited chan *slot
 	wg     sync.WaitGroup
+	limits *seatLimits
 }
 
 // note applies one tracker change and tells the slot whose own membership
@@ -206,7 +219,15 @@ func (p *Presence) reconcile(st *seating) {
 	for _, m := range st.live {
 		others = append(others, m)
 	}
-	want := wantedSeats(others, p.cfg.UserID, p.cfg.Policy, p.facts)
+	want, refused := st.limits.grant(wantedSeats(others, p.cfg.UserID, p.cfg.Policy, p.facts), func(k seatKey) bool {
+		s := st.slots[slotOf(k)]
+		return s != nil && !s.stopping && s.carries(k)
+	}, p.clock.Now())
+	for k, reason := range refused {
+		p.logger.Warn("refusing a seat in a call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
+			"reason", reason)
+	}
+	p.board.setRefused(st.limits.refusals())
 	for _, s := range st.slots {
 		if s.stopping {
 			continue
@@ -214,7 +235,7 @@ func (p *Presence) reconcile(st *seating) {
 		for _, k := range s.carried() {
 			if _, ok := want[k]; !ok {
 				p.logger.Info("leaving call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
-					"reason", "no other live member, or the policy no longer allows it")
+					"reason", "no other live member, the policy no longer allows it, or a bound on seats")
 				s.remove(k)
 			}
 		}

@@ -3,13 +3,12 @@ package membership
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/id"
-
-	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
 )
 
 // echoToTracker makes the fake writer's Famedly writes reach the tracker as
@@ -24,6 +23,18 @@ func echoToTracker(t *testing.T, w *fakeWriter, tr *Tracker) {
 			t.Errorf("echo: %v", err)
 		}
 	}
+}
+
+// echoingPresence is a presence under policy "all" over a fake writer whose
+// Famedly writes reach the tracker as the bot's sync would deliver them.
+func echoingPresence(t *testing.T, logger *slog.Logger, cfg PresenceConfig) (*Presence, *fakeWriter, *Tracker, *fakeClock) {
+	tr, clock, _ := startTracker(t)
+	w := newFakeWriter()
+	echoToTracker(t, w, tr)
+	ready := make(chan struct{})
+	close(ready)
+	cfg.Policy = JoinPolicy{Default: JoinAll}
+	return NewPresence(logger, cfg, w, tr, allRooms{}, ready, clock), w, tr, clock
 }
 
 // famedlyMember is a live Famedly member of call in presRoom.
@@ -80,22 +91,13 @@ func putsUntil(t *testing.T, w *fakeWriter, clock *fakeClock, what string, ok fu
 // event, in a few writes. (Two seats each writing the shared event used to
 // drop each other's entry, see it leave, and rewrite, without end.)
 func TestTwoFamedlyCallsOneWriter(t *testing.T) {
-	leakcheck.Check(t)
-	tr, clock, _ := startTracker(t)
-	w := newFakeWriter()
-	echoToTracker(t, w, tr)
-	ready := make(chan struct{})
-	close(ready)
-	p := NewPresence(nil, PresenceConfig{Policy: JoinPolicy{Default: JoinAll}}, w, tr, allRooms{}, ready, clock)
+	p, w, tr, clock := echoingPresence(t, nil, PresenceConfig{})
 	exp := clock.Now().Add(time.Hour)
 	alice := []Member{famedlyMember("@alice:example.org", "A", "", exp), famedlyMember("@alice:example.org", "A", "second", exp)}
 	if err := tr.Ingest(t.Context(), Source{Room: presRoom, EventType: FamedlyEventType, StateKey: "@alice:example.org"}, alice); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	stop := runPresence(t, p)
 
 	puts := putsUntil(t, w, clock, "our two entries sharing the event", func(op string) bool {
 		if !strings.HasPrefix(op, "put "+FamedlyEventType+" "+string(botUser)+" ") {
@@ -111,10 +113,7 @@ func TestTwoFamedlyCallsOneWriter(t *testing.T) {
 		return len(st) == 2 && st[0].State == "joined" && st[1].State == "joined" &&
 			st[0].StateKey == string(botUser) && st[1].StateKey == string(botUser)
 	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	w.mu.Lock()
 	last := string(w.state[string(presRoom)+"|"+FamedlyEventType+"|"+string(botUser)])
 	w.mu.Unlock()

@@ -13,7 +13,8 @@ type SeatStatus struct {
 	CallID       string    `json:"call_id"`
 	Scope        string    `json:"scope"`
 	Dialect      string    `json:"dialect"`
-	State        string    `json:"state"` // starting, joined, retrying, leaving
+	State        string    `json:"state"`            // starting, joined, retrying, leaving, refused
+	Reason       string    `json:"reason,omitempty"` // why a seat is refused (a bound on seats)
 	StateKey     string    `json:"state_key,omitempty"`
 	MembershipID string    `json:"membership_id,omitempty"`
 	Foci         []Focus   `json:"foci,omitempty"`
@@ -26,8 +27,15 @@ type SeatStatus struct {
 
 // board is where seats publish their state; the admin API reads it.
 type board struct {
-	mu    sync.Mutex
-	seats map[seatKey]*SeatStatus
+	mu      sync.Mutex
+	seats   map[seatKey]*SeatStatus
+	refused map[seatKey]string // seats we would take but for a bound, and why
+}
+
+func (b *board) setRefused(refused map[seatKey]string) {
+	b.mu.Lock()
+	b.refused = refused
+	b.mu.Unlock()
 }
 
 func (b *board) set(k seatKey, f func(*SeatStatus)) {
@@ -35,11 +43,15 @@ func (b *board) set(k seatKey, f func(*SeatStatus)) {
 	defer b.mu.Unlock()
 	st := b.seats[k]
 	if st == nil {
-		st = &SeatStatus{Room: string(k.Call.Room), Application: k.Call.Application, CallID: k.Call.CallID,
-			Scope: k.Call.Scope, Dialect: k.Dialect.String()}
+		st = newSeatStatus(k)
 		b.seats[k] = st
 	}
 	f(st)
+}
+
+func newSeatStatus(k seatKey) *SeatStatus {
+	return &SeatStatus{Room: string(k.Call.Room), Application: k.Call.Application, CallID: k.Call.CallID,
+		Scope: k.Call.Scope, Dialect: k.Dialect.String()}
 }
 
 func (b *board) drop(k seatKey) {
@@ -48,11 +60,17 @@ func (b *board) drop(k seatKey) {
 	b.mu.Unlock()
 }
 
-// Seats lists our memberships and their state, ordered by room and call.
+// Seats lists our memberships and their state, and the seats refused by a
+// bound (state "refused", with the reason), ordered by room and call.
 func (p *Presence) Seats() []SeatStatus {
 	p.board.mu.Lock()
-	out := make([]SeatStatus, 0, len(p.board.seats))
+	out := make([]SeatStatus, 0, len(p.board.seats)+len(p.board.refused))
 	for _, st := range p.board.seats {
+		out = append(out, *st)
+	}
+	for k, reason := range p.board.refused {
+		st := newSeatStatus(k)
+		st.State, st.Reason = "refused", reason
 		out = append(out, *st)
 	}
 	p.board.mu.Unlock()

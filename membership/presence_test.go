@@ -160,6 +160,25 @@ func TestPresenceSeatLifecycle(t *testing.T) {
 	}
 }
 
+// runPresence runs p until stop, which waits for Run to return and fails
+// the test on its error; the test's cleanup stops it too.
+func runPresence(t *testing.T, p *Presence) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
 // waitSeats waits until the admin view of our seats satisfies ok.
 func waitSeats(t *testing.T, p *Presence, ok func([]SeatStatus) bool) {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/e2ee"
 	"github.com/switchboard-rtc/switchboard/internal/secret"
+	"github.com/switchboard-rtc/switchboard/membership"
 )
 
 // Config is the whole coordinator configuration: one YAML file, then the
@@ -119,6 +120,8 @@ type CallsConfig struct {
 	RTCRefresh          time.Duration `yaml:"matrixrtc_refresh" doc:"How often our MatrixRTC membership is rewritten."`
 	RTCLeaveDelay       time.Duration `yaml:"matrixrtc_leave_delay" doc:"MSC4140 delayed-leave delay of our MatrixRTC memberships."`
 	RTCLeaveRestart     time.Duration `yaml:"matrixrtc_leave_restart" doc:"How often the MatrixRTC delayed leave is restarted while we live."`
+	MaxSeatsPerRoom     int           `yaml:"max_seats_per_room" doc:"Most calls (per dialect) we take part in in one room; any member can advertise calls, so more are refused (logged, and listed in the admin API). Seats we hold keep theirs; free places go to the longest-waiting calls."`
+	MaxSeats            int           `yaml:"max_seats" doc:"Most calls (per dialect) we take part in across all rooms; each costs a delayed-leave restart every few seconds and state writes."`
 }
 
 // Join policies.
@@ -141,7 +144,8 @@ func defaultConfig() Config {
 			FamedlyExpiry: 6 * time.Minute, FamedlyRefresh: 2 * time.Minute,
 			FamedlyLeaveDelay: 18 * time.Second, FamedlyLeaveRestart: 4 * time.Second,
 			RTCExpiry: 4 * time.Hour, RTCRefresh: time.Hour,
-			RTCLeaveDelay: 10 * time.Second, RTCLeaveRestart: 5 * time.Second},
+			RTCLeaveDelay: 10 * time.Second, RTCLeaveRestart: 5 * time.Second,
+			MaxSeatsPerRoom: membership.DefaultMaxSeatsPerRoom, MaxSeats: membership.DefaultMaxSeats},
 		E2EE: E2EEConfig{
 			FamedlyEventTypes:  []string{e2ee.FamedlyKeysEventType, e2ee.FamedlyKeysEventTypeAlias},
 			AllowPlaintextKeys: true, HoldFor: e2ee.DefaultHoldFor,

@@ -138,6 +138,12 @@ func (c *Config) validate() []error {
 		bad("calls.famedly_refresh", "%v would let our membership expire between refreshes (expiry %v plus the %v grace)",
 			c.Calls.FamedlyRefresh, c.Calls.FamedlyExpiry, membership.FamedlyExpiryGrace)
 	}
+	seats := map[string]int{"calls.max_seats_per_room": c.Calls.MaxSeatsPerRoom, "calls.max_seats": c.Calls.MaxSeats}
+	for _, key := range sortedKeys(seats) {
+		if seats[key] < 1 {
+			bad(key, "must be at least 1, got %d (calls.join: never turns joining off)", seats[key])
+		}
+	}
 	if c.Calls.RTCRefresh >= c.Calls.RTCExpiry {
 		bad("calls.matrixrtc_refresh", "%v would let our membership expire between refreshes (expiry %v)", c.Calls.RTCRefresh, c.Calls.RTCExpiry)
 	}

@@ -84,7 +84,8 @@ func presenceConfig(cfg *Config) membership.PresenceConfig {
 		FamedlyLeaveDelay: c.FamedlyLeaveDelay, FamedlyLeaveRestart: c.FamedlyLeaveRestart,
 		MatrixRTCExpiry: c.RTCExpiry, MatrixRTCRefresh: c.RTCRefresh,
 		MatrixRTCLeaveDelay: c.RTCLeaveDelay, MatrixRTCLeaveRestart: c.RTCLeaveRestart,
-		RequestTimeout: cfg.Matrix.RequestTimeout,
+		RequestTimeout:  cfg.Matrix.RequestTimeout,
+		MaxSeatsPerRoom: c.MaxSeatsPerRoom, MaxSeats: c.MaxSeats,
 	}
 }
 

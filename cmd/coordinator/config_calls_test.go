@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-rtc/switchboard/membership"
+)
+
+// TestCheckConfigSeatBounds: the seat bounds must be whole numbers of at
+// least 1; check-config names every bad one at once.
+func TestCheckConfigSeatBounds(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want []string
+	}{
+		{"calls: {max_seats_per_room: 0, max_seats: -3}", []string{
+			"calls.max_seats_per_room: must be at least 1, got 0", "calls.max_seats: must be at least 1, got -3"}},
+		{"calls: {max_seats_per_room: many}", []string{"calls.max_seats_per_room:"}},
+	} {
+		path := writeFile(t, "c.yaml", c.yaml)
+		var out, errOut bytes.Buffer
+		err := run(t.Context(), []string{"coordinator", "check-config", "--config", path}, envOf(minimalEnv()), &out, &errOut)
+		if err == nil {
+			t.Errorf("%s: accepted", c.yaml)
+		}
+		for _, want := range c.want {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: output lacks %q:\n%s", c.yaml, want, out.String())
+			}
+		}
+	}
+}
+
+// TestSeatBoundsReachPresence: the defaults are the presence's own, and the
+// configured bounds are what the presence gets.
+func TestSeatBoundsReachPresence(t *testing.T) {
+	cfg := defaultConfig()
+	if cfg.Calls.MaxSeatsPerRoom != membership.DefaultMaxSeatsPerRoom || cfg.Calls.MaxSeats != membership.DefaultMaxSeats {
+		t.Errorf("defaults %d/%d", cfg.Calls.MaxSeatsPerRoom, cfg.Calls.MaxSeats)
+	}
+	cfg.Calls.MaxSeatsPerRoom, cfg.Calls.MaxSeats = 2, 7
+	if pc := presenceConfig(&cfg); pc.MaxSeatsPerRoom != 2 || pc.MaxSeats != 7 {
+		t.Errorf("presence config %d/%d, want 2/7", pc.MaxSeatsPerRoom, pc.MaxSeats)
+	}
+}

@@ -74,7 +74,8 @@ type LiveKitConfig struct {
 	FullAccessHomeservers []string      `yaml:"full_access_homeservers" env:"LIVEKIT_FULL_ACCESS_HOMESERVERS" doc:"Server names whose users may make LiveKit rooms exist; a lone * means every server. Required, unless matrix.server_name is set (then it defaults to that)."`
 	TokenTTL              time.Duration `yaml:"token_ttl" doc:"Lifetime of issued LiveKit tokens."`
 	InsecureSkipVerifyTLS bool          `yaml:"insecure_skip_verify_tls" env:"LIVEKIT_INSECURE_SKIP_VERIFY_TLS" doc:"Skip TLS verification of homeserver calls. The variable must be exactly YES_I_KNOW_WHAT_I_AM_DOING."`
-	SanityCheckInterval   time.Duration `yaml:"sanity_check_interval" env:"LIVEKIT_SANITY_CHECK_INTERVAL_SECONDS" doc:"How often delegated delayed-leave jobs re-check LiveKit; 0 disables. The variable is whole seconds."`
+	SanityCheckInterval   time.Duration `yaml:"sanity_check_interval" env:"LIVEKIT_SANITY_CHECK_INTERVAL_SECONDS" doc:"How often a delegated delayed leave checks that its participant is still on LiveKit (rooms the enforcer lists count as checked); 0 leaves it to webhooks alone. The variable is whole seconds."`
+	DelegationGrace       time.Duration `yaml:"delegation_grace" doc:"How long a participant that vanished from LiveKit without leaving may take to reconnect before its delegated leave is sent."`
 	DelegationMaxPerUser  int           `yaml:"delegation_max_per_user" doc:"Delegated delayed leaves one Matrix user may hold at once; more are refused with 429 M_LIMIT_EXCEEDED."`
 	EnforceMembership     bool          `yaml:"enforce_membership" doc:"Remove LiveKit participants with no valid Matrix call membership, and delete LiveKit rooms with no member left (needs the Matrix bot; only rooms the bot is in are judged)."`
 	EnforceGrace          time.Duration `yaml:"enforce_grace" doc:"How long a LiveKit participant may stay without a membership before it is removed."`
@@ -137,7 +138,7 @@ func defaultConfig() Config {
 	return Config{
 		Log:     LogConfig{Level: "info", Format: "text"},
 		HTTP:    HTTPConfig{Bind: ":8080", RateBurst: 20},
-		LiveKit: LiveKitConfig{TokenTTL: time.Hour, DelegationMaxPerUser: 8, EnforceMembership: true, EnforceGrace: 30 * time.Second, EnforceInterval: 10 * time.Second},
+		LiveKit: LiveKitConfig{TokenTTL: time.Hour, SanityCheckInterval: 5 * time.Second, DelegationGrace: 3 * time.Second, DelegationMaxPerUser: 8, EnforceMembership: true, EnforceGrace: 30 * time.Second, EnforceInterval: 10 * time.Second},
 		Matrix:  MatrixConfig{OpenIDCacheTTL: 5 * time.Minute, RequestTimeout: 5 * time.Second},
 		DataDir: "/var/lib/switchboard",
 		Calls: CallsConfig{Join: JoinNever, FamedlyStateKey: "auto",

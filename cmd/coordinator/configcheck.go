@@ -108,6 +108,12 @@ func (c *Config) validate() []error {
 		bad("matrix.homeserver_url", "required when matrix.bot is configured")
 	}
 
+	if lk.DelegationGrace < 0 {
+		bad("livekit.delegation_grace", "must not be negative")
+	}
+	if lk.SanityCheckInterval < 0 {
+		bad("livekit.sanity_check_interval", "must not be negative")
+	}
 	if lk.DelegationMaxPerUser < 1 {
 		bad("livekit.delegation_max_per_user", "must be at least 1, got %d", lk.DelegationMaxPerUser)
 	}

@@ -114,6 +114,9 @@ func runCheckConfig(args []string, getenv func(string) string, stdout, stderr io
 	if cfg.botEnabled() {
 		mode = "JWT service and Matrix bot " + cfg.Matrix.Bot.UserID
 	}
+	if note := delegationStoreNote(cfg); note != "" {
+		fmt.Fprintln(stdout, "note:", note)
+	}
 	fmt.Fprintln(stdout, "configuration OK:", mode)
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,12 @@ import (
 // address it listens on and a channel with run's result.
 func startServe(t *testing.T, env map[string]string) (addr string, done <-chan error) {
 	t.Helper()
+	return startServeCtx(t, t.Context(), env)
+}
+
+// startServeCtx is startServe until ctx ends.
+func startServeCtx(t *testing.T, ctx context.Context, env map[string]string) (addr string, done <-chan error) {
+	t.Helper()
 	env["LIVEKIT_JWT_BIND"] = "127.0.0.1:0"
 	env["SWITCHBOARD_LOG_FORMAT"] = "json"
 	pr, pw := io.Pipe()
@@ -23,7 +30,7 @@ func startServe(t *testing.T, env map[string]string) (addr string, done <-chan e
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		err := run(t.Context(), []string{"coordinator", "serve"}, envOf(env), io.Discard, pw)
+		err := run(ctx, []string{"coordinator", "serve"}, envOf(env), io.Discard, pw)
 		pw.Close()
 		result <- err
 	}()

@@ -20,12 +20,15 @@ type jwtParts struct {
 	verifier *openid.Verifier
 	delayed  *delegation.Manager
 	service  *jwtservice.Service
+
+	closeStore func() // closes the delegated leaves' database, after delayed
 }
 
 // close releases what newJWTParts opened.
 func (p *jwtParts) close() {
 	_ = p.verifier.Close()
 	_ = p.delayed.Close()
+	p.closeStore()
 }
 
 // newJWTParts builds the OpenID verifier and the token service from the
@@ -55,14 +58,10 @@ func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, 
 	// Delegated delayed leaves call the users' homeservers: through the same
 	// SSRF rules as the OpenID checks.
 	hc := openid.GuardedClient(ocfg)
-	delayed, err := delegation.New(logger.With("component", "delegation"), delegation.Config{
-		SanityCheckInterval: cfg.LiveKit.SanityCheckInterval,
-		RequestTimeout:      cfg.Matrix.RequestTimeout,
-		MaxJobsPerUser:      cfg.LiveKit.DelegationMaxPerUser,
-	}, hc, rs)
+	delayed, closeStore, err := newDelegation(cfg, logger, hc, rs)
 	if err != nil {
 		_ = verifier.Close()
-		return nil, fmt.Errorf("delegation: %w", err)
+		return nil, err
 	}
 	csapi := delegation.NewResolver(delegation.ResolverConfig{
 		Overrides: cfg.Matrix.HomeserverURLs, RequestTimeout: cfg.Matrix.RequestTimeout,
@@ -79,9 +78,10 @@ func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, 
 	if err != nil {
 		_ = verifier.Close()
 		_ = delayed.Close()
+		closeStore()
 		return nil, err
 	}
-	return &jwtParts{verifier: verifier, delayed: delayed, service: svc}, nil
+	return &jwtParts{verifier: verifier, delayed: delayed, closeStore: closeStore, service: svc}, nil
 }
 
 // roomService is the LiveKit server API client (RoomService).

@@ -17,18 +17,24 @@ type actor struct {
 	ctx     context.Context // Run's; parent of every job's context
 	jobs    map[jobKey]*job
 	perUser map[string]int // Params.UserID -> jobs in the table
-	timers  timerHeap
-	nextID  uint64
-	calls   int // calls in flight whose results are not processed yet
-	results chan result
-	wg      sync.WaitGroup
+	perRoom map[string]int // LiveKit room -> jobs in the table
+	// observed is when another poller last listed a room's participants
+	// (ObserveRoom), for rooms with jobs: their own lookups wait.
+	observed map[string]time.Time
+	sends    sentLog
+	timers   timerHeap
+	nextID   uint64
+	calls    int // calls in flight whose results are not processed yet
+	results  chan result
+	wg       sync.WaitGroup
 
 	armedAt time.Time // due time of the clock wait in armedC
 	armedC  <-chan time.Time
 }
 
 func newActor(m *Manager, ctx context.Context) *actor {
-	return &actor{m: m, ctx: ctx, jobs: make(map[jobKey]*job), perUser: make(map[string]int), results: make(chan result)}
+	return &actor{m: m, ctx: ctx, jobs: make(map[jobKey]*job), perUser: make(map[string]int),
+		perRoom: make(map[string]int), observed: make(map[string]time.Time), results: make(chan result)}
 }
 
 // loop serves messages until Run's context ends or Close is called.
@@ -52,6 +58,10 @@ func (a *actor) loop() {
 			a.fireDue()
 		case reply := <-a.m.snaps:
 			reply <- a.snapshot()
+		case o := <-a.m.observations:
+			a.observeRoom(o)
+		case reply := <-a.m.reports:
+			reply <- a.report()
 		}
 	}
 }

@@ -21,6 +21,7 @@ const (
 	opSanity                // phase 2: is the participant still there?
 	opRestart               // restart the delayed event
 	opSend                  // send the delayed event
+	opConfirm               // end of the reconnect grace: is the participant back?
 )
 
 // result is what a call goroutine reports to the actor.
@@ -42,12 +43,16 @@ type job struct {
 	cancel context.CancelFunc
 	log    *slog.Logger
 
-	state    State
-	timers   [numTimers]*timeheap.Entry[timer]
-	deadline time.Time // when the delayed event fires unless restarted
-	sendBy   time.Time // when send retries stop
-	pollWait backoffState
-	retry    backoffState // restart or send retries
+	state     State
+	timers    [numTimers]*timeheap.Entry[timer]
+	addedAt   time.Time
+	restarted time.Time // last successful restart; zero before the first
+	seenAt    time.Time // last time the participant was known to be on LiveKit
+	deadline  time.Time // when the delayed event fires unless restarted
+	sendBy    time.Time // when send retries stop
+	reason    string    // the input that made the job send, for the sent log
+	pollWait  backoffState
+	retry     backoffState // restart or send retries
 }
 
 // add creates the job for p, replacing the current one for its key.
@@ -63,25 +68,37 @@ func (a *actor) add(p Params) error {
 	if old != nil {
 		a.signal(old, sigReplaced)
 	}
+	j := a.newJob(p, a.m.cfg.Now())
+	j.log.Info("delegation: job added", "delay_timeout", p.DelayTimeout)
+	a.save(j)
+	a.observe(j, StateUnknown, StateWaitingForInitialConnect, "Added")
+	a.waitForConnect(j)
+	return nil
+}
+
+// newJob puts a job for p, added at addedAt, in the table, waiting for its
+// participant.
+func (a *actor) newJob(p Params, addedAt time.Time) *job {
 	a.nextID++
-	now := a.m.cfg.Now()
 	ctx, cancel := context.WithCancel(a.ctx)
 	j := &job{
-		id: a.nextID, key: key, p: p, ctx: ctx, cancel: cancel,
-		state:    StateWaitingForInitialConnect,
-		deadline: now.Add(p.DelayTimeout),
+		id: a.nextID, key: jobKey{p.Room, p.Identity}, p: p, ctx: ctx, cancel: cancel,
+		state: StateWaitingForInitialConnect, addedAt: addedAt, deadline: addedAt.Add(p.DelayTimeout),
 		log: a.m.logger.With("job", a.nextID, "room", p.Room, "identity", p.Identity,
 			"delay_id", shortID(p.DelayID)),
 	}
-	a.jobs[key] = j
+	a.jobs[j.key] = j
 	a.perUser[p.UserID]++
-	j.log.Info("delegation: job added", "delay_timeout", p.DelayTimeout)
-	a.observe(j, StateUnknown, StateWaitingForInitialConnect, "Added")
-	// Phase 1: wait for the participant for at most min(1 h, timeout),
-	// looking it up at once and then with backoff.
-	a.timers.set(j, timerWait, now.Add(min(maxInitialWait, p.DelayTimeout)))
+	a.perRoom[p.Room]++
+	return j
+}
+
+// waitForConnect is phase 1: wait for the participant for at most
+// min(1 h, timeout) from when the job was added, looking it up at once and
+// then with backoff.
+func (a *actor) waitForConnect(j *job) {
+	a.timers.set(j, timerWait, j.addedAt.Add(min(maxInitialWait, j.p.DelayTimeout)))
 	a.lookup(j, opLookup)
-	return nil
 }
 
 // signal feeds sig to j's state machine and runs the exit and entry
@@ -93,6 +110,9 @@ func (a *actor) signal(j *job, sig signal) {
 		j.log.Debug("delegation: input ignored", "state", from, "input", sig)
 		return
 	}
+	if to == StateDeparting && a.m.cfg.ReconnectGrace <= 0 {
+		to = StateDisconnected
+	}
 	j.state = to
 	j.log.Info("delegation: transition", "from", from, "to", to, "input", sig)
 	a.observe(j, from, to, sig.String())
@@ -102,34 +122,66 @@ func (a *actor) signal(j *job, sig signal) {
 		a.timers.stop(j, timerWait)
 		a.timers.stop(j, timerPoll)
 	case StateConnected:
-		a.timers.stop(j, timerRestart)
 		a.timers.stop(j, timerPoll)
+		if to != StateDeparting { // the grace keeps the event restarted
+			a.timers.stop(j, timerRestart)
+		}
+	case StateDeparting:
+		a.timers.stop(j, timerGrace)
+		a.timers.stop(j, timerRestart)
 	}
+	now := a.m.cfg.Now()
 	switch to { // entry actions
 	case StateConnected:
 		// Restart at once: we do not know how long ago the client last
 		// restarted it. Then phase 2, if enabled.
+		j.seenAt = now
 		j.retry.reset()
 		a.restart(j)
-		if iv := a.m.cfg.SanityCheckInterval; iv > 0 && a.m.lk != nil {
-			a.timers.set(j, timerPoll, a.m.cfg.Now().Add(iv))
-		}
+		a.scheduleSanity(j, now)
+		a.save(j)
+	case StateDeparting:
+		j.log.Info("delegation: participant left LiveKit; waiting for a reconnect", "grace", a.m.cfg.ReconnectGrace)
+		a.timers.set(j, timerGrace, now.Add(a.m.cfg.ReconnectGrace))
 	case StateDisconnected:
 		// Retry the send until the event would have fired by itself,
 		// within [1 s, 1 h].
-		now := a.m.cfg.Now()
+		j.reason = sig.String()
 		j.sendBy = now.Add(min(max(j.deadline.Sub(now), minSendWindow), maxSendWindow))
 		j.retry.reset()
 		a.send(j)
 	case StateDone, StateAborted, StateReplaced:
-		a.timers.stopAll(j)
-		j.cancel() // aborts calls in flight; their results are ignored
-		if a.jobs[j.key] == j {
-			delete(a.jobs, j.key)
-		}
-		if a.perUser[j.p.UserID]--; a.perUser[j.p.UserID] <= 0 {
-			delete(a.perUser, j.p.UserID)
-		}
+		a.end(j, from, sig, now)
+	}
+}
+
+// scheduleSanity arms j's next phase-2 lookup, if they are enabled.
+func (a *actor) scheduleSanity(j *job, now time.Time) {
+	if iv := a.m.cfg.SanityCheckInterval; iv > 0 && a.m.lk != nil {
+		a.timers.set(j, timerPoll, now.Add(iv))
+	}
+}
+
+// end removes a finished job from the table and the store, and logs a send.
+func (a *actor) end(j *job, from State, sig signal, now time.Time) {
+	a.timers.stopAll(j)
+	j.cancel() // aborts calls in flight; their results are ignored
+	if a.jobs[j.key] != j {
+		return
+	}
+	delete(a.jobs, j.key)
+	if a.perUser[j.p.UserID]--; a.perUser[j.p.UserID] <= 0 {
+		delete(a.perUser, j.p.UserID)
+	}
+	if a.perRoom[j.p.Room]--; a.perRoom[j.p.Room] <= 0 {
+		delete(a.perRoom, j.p.Room)
+		delete(a.observed, j.p.Room)
+	}
+	if sig != sigReplaced { // the replacing job took the stored row
+		a.unsave(j)
+	}
+	if from == StateDisconnected {
+		a.logSent(j, sig, now)
 	}
 }
 
@@ -147,9 +199,15 @@ func (a *actor) onTimer(j *job, kind timerKind) {
 	case kind == timerPoll && j.state == StateWaitingForInitialConnect:
 		a.lookup(j, opLookup)
 	case kind == timerPoll && j.state == StateConnected:
-		a.lookup(j, opSanity)
-	case kind == timerRestart && j.state == StateConnected:
+		a.sanity(j)
+	case kind == timerRestart && (j.state == StateConnected || j.state == StateDeparting):
 		a.restart(j)
+	case kind == timerGrace && j.state == StateDeparting:
+		if a.m.lk == nil {
+			a.signal(j, sigGone)
+			return
+		}
+		a.lookup(j, opConfirm)
 	case kind == timerSend && j.state == StateDisconnected:
 		a.send(j)
 	}
@@ -172,16 +230,30 @@ func (a *actor) result(r result) {
 
 	case r.op == opSanity && j.state == StateConnected:
 		if !r.present && r.lkErr == nil {
-			j.log.Warn("delegation: participant no longer on LiveKit (missed webhook?)")
+			j.log.Info("delegation: participant no longer on LiveKit")
 			a.signal(j, sigGone)
 			return
 		}
 		if r.lkErr != nil {
 			j.log.Warn("delegation: sanity check failed; ignored", "err", r.lkErr)
+		} else {
+			j.seenAt = now
 		}
-		a.timers.set(j, timerPoll, now.Add(a.m.cfg.SanityCheckInterval))
+		a.scheduleSanity(j, now)
 
-	case r.op == opRestart && j.state == StateConnected:
+	case r.op == opConfirm && j.state == StateDeparting:
+		if r.present {
+			j.log.Info("delegation: participant reconnected within the grace")
+			a.signal(j, sigFound)
+			return
+		}
+		if r.lkErr != nil {
+			// It was seen leaving; a LiveKit error cannot show it came back.
+			j.log.Warn("delegation: reconnect check failed; treating the participant as gone", "err", r.lkErr)
+		}
+		a.signal(j, sigGone)
+
+	case r.op == opRestart && (j.state == StateConnected || j.state == StateDeparting):
 		a.restarted(j, r.cs, now)
 
 	case r.op == opSend && j.state == StateDisconnected:
@@ -194,6 +266,8 @@ func (a *actor) restarted(j *job, r csResult, now time.Time) {
 	switch r.outcome {
 	case outcomeOK:
 		j.deadline = now.Add(j.p.DelayTimeout)
+		j.restarted = now
+		a.save(j)
 		j.retry.reset()
 		period := max(j.p.DelayTimeout*8/10, minRestartPeriod)
 		a.timers.set(j, timerRestart, now.Add(period))

@@ -54,8 +54,15 @@ type Transition struct {
 // Config holds the manager's knobs; the zero value gives the defaults.
 type Config struct {
 	// SanityCheckInterval is how often a connected participant is looked
-	// up on LiveKit (phase 2); 0 disables it.
+	// up on LiveKit (phase 2); 0 disables it. A room another poller
+	// reported through ObserveRoom within the interval is not looked up.
 	SanityCheckInterval time.Duration
+	// ReconnectGrace is how long a participant that vanished from LiveKit
+	// without leaving (connection aborted, sanity miss) may take to come
+	// back before the leave is sent; 0 sends at once.
+	ReconnectGrace time.Duration
+	// Store keeps jobs across restarts; nil keeps them in memory only.
+	Store Store
 	// RequestTimeout bounds each CS-API and LiveKit call. Default 5 s.
 	RequestTimeout time.Duration
 	// MaxJobs bounds the job table. Default 10,000.
@@ -83,7 +90,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.SanityCheckInterval < 0 || c.RequestTimeout < 0 || c.MaxJobs < 0 || c.MaxJobsPerUser < 0 || c.WebhookQueue < 0 {
+	if c.SanityCheckInterval < 0 || c.RequestTimeout < 0 || c.MaxJobs < 0 || c.MaxJobsPerUser < 0 || c.WebhookQueue < 0 || c.ReconnectGrace < 0 {
 		return c, fmt.Errorf("delegation: negative config value")
 	}
 	if c.RequestTimeout == 0 {
@@ -121,18 +128,21 @@ func (c Config) withDefaults() (Config, error) {
 // the actor waits on one clock timer for the earliest due job timer. Run
 // returns only after the actor and every call goroutine have ended.
 //
-// Jobs live in memory only: after a shutdown nothing restarts the delayed
-// events, so the homeserver fires them (the leave happens) within their
-// timeout.
+// With a Store, jobs are saved as they change and reloaded by Run, which
+// looks every reloaded participant up at once. Without one they live in
+// memory only: after a shutdown nothing restarts the delayed events, so the
+// homeserver fires them (the leave happens) within their timeout.
 type Manager struct {
 	logger *slog.Logger
 	cfg    Config
 	hc     *http.Client
 	lk     Participants
 
-	adds   chan addRequest // unbuffered: a request is either taken or refused
-	events chan Event      // bounded webhook queue
-	snaps  chan chan snapshot
+	adds         chan addRequest // unbuffered: a request is either taken or refused
+	events       chan Event      // bounded webhook queue
+	observations chan observation
+	snaps        chan chan snapshot
+	reports      chan chan Report
 
 	quit      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -160,16 +170,19 @@ func New(logger *slog.Logger, cfg Config, hc *http.Client, lk Participants) (*Ma
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Manager{
-		logger:   logger.With("component", "delegation"),
-		cfg:      cfg,
-		hc:       noRedirects(hc),
-		lk:       lk,
-		adds:     make(chan addRequest),
-		events:   make(chan Event, cfg.WebhookQueue),
-		snaps:    make(chan chan snapshot),
-		quit:     make(chan struct{}),
-		stopped:  make(chan struct{}),
-		finished: make(chan struct{}),
+		logger:  logger.With("component", "delegation"),
+		cfg:     cfg,
+		hc:      noRedirects(hc),
+		lk:      lk,
+		adds:    make(chan addRequest),
+		events:  make(chan Event, cfg.WebhookQueue),
+		snaps:   make(chan chan snapshot),
+		reports: make(chan chan Report),
+		// One observation per LiveKit room per enforcer pass.
+		observations: make(chan observation, cfg.WebhookQueue),
+		quit:         make(chan struct{}),
+		stopped:      make(chan struct{}),
+		finished:     make(chan struct{}),
 	}, nil
 }
 
@@ -194,12 +207,15 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer close(m.finished)
 	ctx, cancel := context.WithCancel(ctx)
 	a := newActor(m, ctx)
+	a.reload()
 	a.loop()
 	cancel() // aborts calls in flight
 	close(m.stopped)
 	a.wg.Wait()
-	if n := len(a.jobs); n > 0 {
+	if n := len(a.jobs); n > 0 && m.cfg.Store == nil {
 		m.logger.Info("delegation stopped; jobs dropped, their delayed events will fire by themselves", "jobs", n)
+	} else if n > 0 {
+		m.logger.Info("delegation stopped; jobs kept for the next start", "jobs", n)
 	}
 	return nil
 }

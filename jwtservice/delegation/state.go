@@ -8,14 +8,19 @@ import "fmt"
 //	WaitingForInitialConnect ──Joined, Found──────────────▶ Connected
 //	WaitingForInitialConnect ──ConnAborted────────────────▶ Aborted
 //	WaitingForInitialConnect ──WaitExpired────────────────▶ Disconnected
-//	Connected                ──Left, ConnAborted, Gone────▶ Disconnected
-//	Connected                ──RestartGone, RestartFailed─▶ Aborted
+//	Connected                ──Left───────────────────────▶ Disconnected
+//	Connected                ──ConnAborted, Gone──────────▶ Departing
+//	Connected, Departing     ──RestartGone, RestartFailed─▶ Aborted
+//	Departing                ──Joined, Found──────────────▶ Connected
+//	Departing                ──Left, Gone─────────────────▶ Disconnected
 //	Disconnected             ──Sent, SendFailed───────────▶ Done
 //	any non-terminal state   ──Replaced───────────────────▶ Replaced
 //
 // Entering Connected restarts the delayed event at once and then every 80 %
-// of its timeout; entering Disconnected sends it. Done, Aborted and Replaced
-// are terminal: the job leaves the table.
+// of its timeout; Departing keeps restarting it for the reconnect grace,
+// then looks the participant up once more (Found or Gone); entering
+// Disconnected sends it. With no grace configured Departing is skipped.
+// Done, Aborted and Replaced are terminal: the job leaves the table.
 type State int
 
 const (
@@ -29,6 +34,10 @@ const (
 	// StateDisconnected: the participant left; the delayed event is being
 	// sent (with retries).
 	StateDisconnected
+	// StateDeparting: the participant was seen leaving without saying so
+	// (connection aborted, or absent from LiveKit); it may come back within
+	// the reconnect grace.
+	StateDeparting
 	// StateDone: the send finished (the leave happened, was already
 	// sent, or retries ran out).
 	StateDone
@@ -50,6 +59,8 @@ func (s State) String() string {
 		return "Connected"
 	case StateDisconnected:
 		return "Disconnected"
+	case StateDeparting:
+		return "Departing"
 	case StateDone:
 		return "Done"
 	case StateAborted:
@@ -81,6 +92,7 @@ const (
 	sigSent                 // send succeeded or the event had already fired (404)
 	sigSendFailed           // send retries ran out
 	sigReplaced             // a newer job for the same participant was added
+	sigObservedGone         // another poller (the enforcer) saw the room without the participant
 )
 
 func (s signal) String() string {
@@ -109,6 +121,8 @@ func (s signal) String() string {
 		return "SendFailed"
 	case sigReplaced:
 		return "Replaced"
+	case sigObservedGone:
+		return "ObservedGone"
 	}
 	return fmt.Sprintf("signal(%d)", int(s))
 }
@@ -132,7 +146,18 @@ func transition(s State, sig signal) (State, bool) {
 		}
 	case StateConnected:
 		switch sig {
-		case sigLeft, sigConnAborted, sigGone:
+		case sigLeft:
+			return StateDisconnected, true
+		case sigConnAborted, sigGone, sigObservedGone:
+			return StateDeparting, true
+		case sigRestartGone, sigRestartFailed:
+			return StateAborted, true
+		}
+	case StateDeparting:
+		switch sig {
+		case sigJoined, sigFound:
+			return StateConnected, true
+		case sigLeft, sigGone:
 			return StateDisconnected, true
 		case sigRestartGone, sigRestartFailed:
 			return StateAborted, true

@@ -6,9 +6,9 @@ import (
 )
 
 var (
-	allStates  = []State{StateUnknown, StateWaitingForInitialConnect, StateConnected, StateDisconnected, StateDone, StateAborted, StateReplaced}
+	allStates  = []State{StateUnknown, StateWaitingForInitialConnect, StateConnected, StateDisconnected, StateDeparting, StateDone, StateAborted, StateReplaced}
 	allSignals = []signal{sigUnknown, sigJoined, sigFound, sigLeft, sigConnAborted, sigWaitExpired, sigGone,
-		sigRestartGone, sigRestartFailed, sigSent, sigSendFailed, sigReplaced}
+		sigRestartGone, sigRestartFailed, sigSent, sigSendFailed, sigReplaced, sigObservedGone}
 )
 
 // TestTransitionTable pins every (state, input) pair: the listed ones
@@ -25,8 +25,16 @@ func TestTransitionTable(t *testing.T) {
 		{StateWaitingForInitialConnect, sigWaitExpired}: StateDisconnected,
 		{StateWaitingForInitialConnect, sigReplaced}:    StateReplaced,
 		{StateConnected, sigLeft}:                       StateDisconnected,
-		{StateConnected, sigConnAborted}:                StateDisconnected,
-		{StateConnected, sigGone}:                       StateDisconnected,
+		{StateConnected, sigConnAborted}:                StateDeparting,
+		{StateConnected, sigGone}:                       StateDeparting,
+		{StateConnected, sigObservedGone}:               StateDeparting,
+		{StateDeparting, sigJoined}:                     StateConnected,
+		{StateDeparting, sigFound}:                      StateConnected,
+		{StateDeparting, sigLeft}:                       StateDisconnected,
+		{StateDeparting, sigGone}:                       StateDisconnected,
+		{StateDeparting, sigRestartGone}:                StateAborted,
+		{StateDeparting, sigRestartFailed}:              StateAborted,
+		{StateDeparting, sigReplaced}:                   StateReplaced,
 		{StateConnected, sigRestartGone}:                StateAborted,
 		{StateConnected, sigRestartFailed}:              StateAborted,
 		{StateConnected, sigReplaced}:                   StateReplaced,

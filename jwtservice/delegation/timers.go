@@ -14,6 +14,7 @@ const (
 	timerPoll                     // next GetParticipant (phase 1 backoff or phase 2 sanity)
 	timerRestart                  // next restart, or its retry
 	timerSend                     // retry of the send
+	timerGrace                    // end of the reconnect grace
 	numTimers
 )
 

@@ -203,11 +203,29 @@ func (p *Presence) note(st *seating, c Change) {
 	case Left, Expired:
 		delete(st.live, idOf(m))
 		if m.UserID == p.cfg.UserID && m.DeviceID == p.cfg.DeviceID {
+			// The feed forgets a room in the roster before the tracker drops
+			// its members: ours leaving a room we are not in is the bot
+			// leaving (or kicked), not a membership to write again.
+			if !p.facts.InRoom(m.Call.Room) {
+				p.leaveRoom(st, m.Call.Room)
+				return
+			}
 			k := seatKey{Call: m.Call, Dialect: m.Dialect}
 			// Only the seats a slot carries: one it dropped leaves on purpose.
 			if s := st.slots[slotOf(k)]; s != nil && !s.stopping && s.carries(k) {
 				signal(s.vanished)
 			}
+		}
+	}
+}
+
+// leaveRoom stops our slots in a room the bot is no longer in, without a
+// write there.
+func (p *Presence) leaveRoom(st *seating, room id.RoomID) {
+	for k, s := range st.slots {
+		if k.Room == room && !s.stopping {
+			p.logger.Info("leaving call", "room", room, "dialect", k.Dialect.String(), "reason", "the bot is no longer in the room")
+			s.stopGone()
 		}
 	}
 }
@@ -229,13 +247,16 @@ func (p *Presence) reconcile(st *seating) {
 	}
 	p.board.setRefused(st.limits.refusals())
 	for _, s := range st.slots {
+		if !s.stopping && !p.facts.InRoom(s.key.Room) {
+			p.leaveRoom(st, s.key.Room)
+		}
 		if s.stopping {
 			continue
 		}
 		for _, k := range s.carried() {
 			if _, ok := want[k]; !ok {
 				p.logger.Info("leaving call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
-					"reason", "no other live member, the policy no longer allows it, or a bound on seats")
+					"reason", "no other live member, or the policy no longer allows it")
 				s.remove(k)
 			}
 		}
@@ -308,7 +329,7 @@ func (p *Presence) removeStale(ctx context.Context, members []Member) {
 	}
 	done := map[Source]bool{} // our Famedly calls of a room share one event
 	for _, m := range members {
-		if m.UserID != p.cfg.UserID || m.DeviceID != p.cfg.DeviceID || m.Dialect == DialectRTCSticky {
+		if m.UserID != p.cfg.UserID || m.DeviceID != p.cfg.DeviceID || m.Dialect == DialectRTCSticky || !p.facts.InRoom(m.Call.Room) {
 			continue
 		}
 		shape := shapeOfMember(m)

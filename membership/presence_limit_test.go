@@ -95,7 +95,7 @@ func (l *lockedLog) count(s string) int {
 // the log and listed with their reason in the admin view.
 func TestPresenceBoundsSeats(t *testing.T) {
 	var logs lockedLog
-	p, w, tr, clock := echoingPresence(t, slog.New(slog.NewTextHandler(&logs, nil)), PresenceConfig{MaxSeatsPerRoom: 3, MaxSeats: 5})
+	p, w, tr, clock := echoingPresence(t, slog.New(slog.NewTextHandler(&logs, nil)), PresenceConfig{MaxSeatsPerRoom: 3, MaxSeats: 5}, nil)
 	exp := clock.Now().Add(time.Hour)
 	calls := []string{"", "a", "b", "c", "d", "e"}
 	advertise := func(room id.RoomID) {

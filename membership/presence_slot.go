@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -46,6 +47,7 @@ type slot struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	stopping bool          // set by Run's goroutine only
+	gone     atomic.Bool   // the bot is no longer in the room: write nothing there
 	changed  chan struct{} // 1-buffered: the seats changed
 	vanished chan struct{} // 1-buffered: our membership vanished
 
@@ -70,6 +72,10 @@ func (p *Presence) newSlot(parent context.Context, k slotKey, delay bool) *slot 
 }
 
 func (s *slot) stop() { s.stopping = true; s.cancel() }
+
+// stopGone stops a slot whose room the bot left or was removed from: it
+// can no longer write there, so it only cancels its delayed leave.
+func (s *slot) stopGone() { s.gone.Store(true); s.stop() }
 
 func signal(c chan struct{}) {
 	select {
@@ -373,10 +379,21 @@ func (s *slot) cancelDelayed(delayID string) {
 // the slot's context has ended. MatrixRTC fires its prepared leave (as the
 // js-sdk does); Famedly writes the leave and then cancels the delayed one
 // (as the SDK does, since a "{userId}" leave frozen earlier may be stale).
+// In a room the bot is no longer in, nothing can be written: the delayed
+// leave is only cancelled (the server could not send it either).
 func (s *slot) leave(shape seatShape, delayID string) {
 	s.publish(func(_ seatKey, st *SeatStatus) { st.State = "leaving" })
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 2*s.p.cfg.RequestTimeout)
 	defer cancel()
+	if s.gone.Load() {
+		if delayID != "" {
+			if err := s.p.writer.UpdateDelayed(ctx, delayID, DelayCancel); err != nil && !errors.Is(err, ErrDelayGone) {
+				s.logger.Debug("could not cancel the delayed leave of a room we are no longer in", "error", err)
+			}
+		}
+		s.logger.Info("left call: the bot is no longer in the room")
+		return
+	}
 	if shape.key.Dialect == DialectMatrixRTC && delayID != "" {
 		if err := s.p.writer.UpdateDelayed(ctx, delayID, DelaySend); err == nil {
 			s.logger.Info("left call")

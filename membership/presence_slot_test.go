@@ -26,15 +26,19 @@ func echoToTracker(t *testing.T, w *fakeWriter, tr *Tracker) {
 }
 
 // echoingPresence is a presence under policy "all" over a fake writer whose
-// Famedly writes reach the tracker as the bot's sync would deliver them.
-func echoingPresence(t *testing.T, logger *slog.Logger, cfg PresenceConfig) (*Presence, *fakeWriter, *Tracker, *fakeClock) {
+// Famedly writes reach the tracker as the bot's sync would deliver them;
+// nil facts: the bot is in every room.
+func echoingPresence(t *testing.T, logger *slog.Logger, cfg PresenceConfig, facts RoomFacts) (*Presence, *fakeWriter, *Tracker, *fakeClock) {
 	tr, clock, _ := startTracker(t)
 	w := newFakeWriter()
 	echoToTracker(t, w, tr)
 	ready := make(chan struct{})
 	close(ready)
 	cfg.Policy = JoinPolicy{Default: JoinAll}
-	return NewPresence(logger, cfg, w, tr, allRooms{}, ready, clock), w, tr, clock
+	if facts == nil {
+		facts = allRooms{}
+	}
+	return NewPresence(logger, cfg, w, tr, facts, ready, clock), w, tr, clock
 }
 
 // famedlyMember is a live Famedly member of call in presRoom.
@@ -91,7 +95,7 @@ func putsUntil(t *testing.T, w *fakeWriter, clock *fakeClock, what string, ok fu
 // event, in a few writes. (Two seats each writing the shared event used to
 // drop each other's entry, see it leave, and rewrite, without end.)
 func TestTwoFamedlyCallsOneWriter(t *testing.T) {
-	p, w, tr, clock := echoingPresence(t, nil, PresenceConfig{})
+	p, w, tr, clock := echoingPresence(t, nil, PresenceConfig{}, nil)
 	exp := clock.Now().Add(time.Hour)
 	alice := []Member{famedlyMember("@alice:example.org", "A", "", exp), famedlyMember("@alice:example.org", "A", "second", exp)}
 	if err := tr.Ingest(t.Context(), Source{Room: presRoom, EventType: FamedlyEventType, StateKey: "@alice:example.org"}, alice); err != nil {

@@ -63,7 +63,7 @@ func TestPresenceStopsInLeftRoom(t *testing.T) {
 	if err := tr.ForgetRoom(t.Context(), presRoom); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(p.Seats()) > 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); len(p.Seats()) > 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("seats still there: %+v", p.Seats())
 		}

@@ -72,7 +72,7 @@ func famedlyCalls(content string) []string {
 func putsUntil(t *testing.T, w *fakeWriter, clock *fakeClock, what string, ok func(op string) bool) int {
 	t.Helper()
 	puts := 0
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		select {
 		case op := <-w.ops:
 			if !strings.HasPrefix(op, "put ") {

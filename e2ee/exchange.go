@@ -272,6 +272,10 @@ func (x *Exchange) Run(ctx context.Context, events <-chan matrixbot.Event) error
 				changes = nil
 				continue
 			}
+			if c.Kind == membership.Resync {
+				x.resync(ctx)
+				continue
+			}
 			x.onChange(c)
 		case r := <-x.results:
 			x.onResult(r)

@@ -1,6 +1,8 @@
 package e2ee
 
 import (
+	"context"
+
 	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
@@ -129,4 +131,37 @@ func (x *Exchange) settle(res Result) {
 func (x *Exchange) refuse(r Refusal) {
 	x.log.Warn("key event refused", "reason", r.Reason, "user", r.UserID, "device", r.DeviceID, "room", r.Room, "detail", r.Error())
 	x.store.RecordRefusal(r)
+}
+
+// resync re-reads every membership after the tracker dropped changes this
+// exchange was too slow to take: members gone since leave, the rest are
+// applied again (idempotent).
+func (x *Exchange) resync(ctx context.Context) {
+	snapshot, err := x.members.Snapshot(ctx)
+	if err != nil {
+		return // the tracker or ctx ended: Run ends too
+	}
+	now := x.clock.Now()
+	type callMember struct {
+		call membership.CallKey
+		key  memberKey
+	}
+	live := make(map[callMember]bool, len(snapshot))
+	for _, m := range snapshot {
+		live[callMember{m.Call, memberKeyOf(m)}] = true
+	}
+	var gone []membership.Member
+	for call, members := range x.calls {
+		for k, m := range members {
+			if !live[callMember{call, k}] {
+				gone = append(gone, m)
+			}
+		}
+	}
+	for _, m := range gone {
+		x.onChange(membership.Change{Kind: membership.Left, Member: m, At: now})
+	}
+	for _, m := range snapshot {
+		x.onChange(membership.Change{Kind: membership.Updated, Member: m, At: now})
+	}
 }

@@ -5,20 +5,32 @@ import (
 	"sync"
 )
 
+// maxQueued bounds what one subscriber may have waiting. Past it the
+// subscriber's queue is dropped for a single Resync: a consumer that
+// stopped reading costs the tracker a bounded amount of memory, and when it
+// reads again it re-reads the Snapshot instead of a backlog.
+const maxQueued = 4096
+
 // subscriber queues changes for one consumer. The tracker never waits for a
-// consumer: a slow one gets its changes late, in order, and none are lost.
+// consumer: a slow one gets its changes late, in order, and none are lost
+// unless it falls maxQueued behind (then it gets Resync).
 type subscriber struct {
 	out   chan Change
 	mu    sync.Mutex
 	queue []Change
-	wake  chan struct{} // 1-buffered: something was queued
-	done  chan struct{} // closed when the tracker stops
+	wake  chan struct{}   // 1-buffered: something was queued
+	done  chan struct{}   // closed when the tracker stops
+	ctx   context.Context // the subscription ends with it
 }
 
-// Subscribe returns a channel of every change from now on, in order. It is
-// closed when the tracker stops.
+// unsubscribe asks Run to stop emitting to a subscriber whose context ended.
+type unsubscribe struct{ s *subscriber }
+
+// Subscribe returns a channel of every change from now on, in order, until
+// ctx ends or the tracker stops; then it is closed. A subscriber that falls
+// far behind receives Resync in place of what it missed.
 func (t *Tracker) Subscribe(ctx context.Context) (<-chan Change, error) {
-	s := &subscriber{out: make(chan Change), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &subscriber{out: make(chan Change), wake: make(chan struct{}, 1), done: make(chan struct{}), ctx: ctx}
 	if t.stopped() {
 		return nil, ErrClosed
 	}
@@ -40,7 +52,12 @@ func (t *Tracker) emit(c Change) {
 
 func (s *subscriber) push(c Change) {
 	s.mu.Lock()
-	s.queue = append(s.queue, c)
+	if len(s.queue) >= maxQueued {
+		s.queue = append(s.queue[:0], Change{Kind: Resync, At: c.At})
+	} else if len(s.queue) == 0 || s.queue[0].Kind != Resync || len(s.queue) > 1 {
+		s.queue = append(s.queue, c)
+	}
+	// A lone Resync stands for everything since: nothing more to queue.
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -51,9 +68,9 @@ func (s *subscriber) push(c Change) {
 // close is called once, by Run, as the tracker stops.
 func (s *subscriber) close() { close(s.done) }
 
-// pump delivers queued changes until the tracker stops; it does not wait for
-// a consumer that stopped reading once the tracker is closed.
-func (s *subscriber) pump() {
+// pump delivers queued changes until the tracker stops or the subscriber's
+// context ends; it never waits for a consumer past either.
+func (s *subscriber) pump(t *Tracker) {
 	defer close(s.out)
 	for {
 		s.mu.Lock()
@@ -65,12 +82,27 @@ func (s *subscriber) pump() {
 			case s.out <- c:
 			case <-s.done:
 				return
+			case <-s.ctx.Done():
+				s.leave(t)
+				return
 			}
 		}
 		select {
 		case <-s.wake:
 		case <-s.done:
 			return
+		case <-s.ctx.Done():
+			s.leave(t)
+			return
 		}
+	}
+}
+
+// leave tells Run to forget the subscriber; it gives up if the tracker
+// stops first.
+func (s *subscriber) leave(t *Tracker) {
+	select {
+	case t.in <- unsubscribe{s}:
+	case <-s.done:
 	}
 }

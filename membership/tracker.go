@@ -3,8 +3,10 @@ package membership
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,10 +27,17 @@ const (
 	Updated                  // it was rewritten (new expiry, foci, ...)
 	Left                     // its event was replaced by one without it
 	Expired                  // its expiry passed with no refresh
+	// Resync says the subscriber fell so far behind that its queued
+	// changes were dropped: read Snapshot again. Member is empty.
+	Resync
 )
 
 func (k ChangeKind) String() string {
-	return [...]string{"unknown", "joined", "updated", "left", "expired"}[k]
+	names := [...]string{"unknown", "joined", "updated", "left", "expired", "resync"}
+	if k < 0 || int(k) >= len(names) {
+		return fmt.Sprintf("ChangeKind(%d)", int(k))
+	}
+	return names[k]
 }
 
 // Change is one event for subscribers.
@@ -177,6 +186,9 @@ func (t *Tracker) Snapshot(ctx context.Context) ([]Member, error) {
 	return ask(ctx, t, req, req.reply)
 }
 
+// countSubs asks Run how many subscribers it has (tests).
+type countSubs chan int
+
 // flushReq is closed by Run once it has handled every message sent before.
 type flushReq chan struct{}
 
@@ -259,7 +271,11 @@ func (t *Tracker) Run(ctx context.Context) error {
 				close(msg)
 			case *subscriber:
 				t.subs = append(t.subs, msg)
-				wg.Go(msg.pump)
+				wg.Go(func() { msg.pump(t) })
+			case countSubs:
+				msg <- len(t.subs)
+			case unsubscribe:
+				t.subs = slices.DeleteFunc(t.subs, func(s *subscriber) bool { return s == msg.s })
 			}
 		}
 	}

@@ -1,12 +1,10 @@
 package jwtservice
 
 import (
-	"net"
 	"net/http"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 )
 
 // RateLimit limits token requests per client address. Zero Rate means off.
@@ -19,19 +17,17 @@ type RateLimit struct {
 	Client func(r *http.Request) string
 }
 
-// maxLimiters bounds the per-address table; idle entries are swept first.
-const maxLimiters = 100_000
-
 type limiter struct {
-	cfg RateLimit
-	now func() time.Time
-
-	mu      sync.Mutex
-	clients map[string]*rate.Limiter
+	cfg     RateLimit
+	clients *httpserve.Limiter
 }
 
 func newLimiter(cfg RateLimit, now func() time.Time) *limiter {
-	return &limiter{cfg: cfg, now: now, clients: map[string]*rate.Limiter{}}
+	if cfg.Client == nil {
+		var peerOnly *httpserve.ClientAddr
+		cfg.Client = peerOnly.Of
+	}
+	return &limiter{cfg: cfg, clients: httpserve.NewLimiter(cfg.Rate, cfg.Burst, now)}
 }
 
 // allow reports whether the client of r may make a request now.
@@ -39,41 +35,5 @@ func (l *limiter) allow(r *http.Request) bool {
 	if l == nil || l.cfg.Rate <= 0 {
 		return true
 	}
-	key := l.clientKey(r)
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.clients[key]
-	if !ok {
-		if len(l.clients) >= maxLimiters {
-			l.sweep(now)
-		}
-		lim = rate.NewLimiter(rate.Limit(l.cfg.Rate), l.cfg.Burst)
-		l.clients[key] = lim
-	}
-	return lim.AllowN(now, 1)
-}
-
-// sweep drops limiters that are full again (their clients are idle); if
-// that frees nothing the table is reset rather than grown without bound.
-func (l *limiter) sweep(now time.Time) {
-	for k, lim := range l.clients {
-		if lim.TokensAt(now) >= float64(l.cfg.Burst) {
-			delete(l.clients, k)
-		}
-	}
-	if len(l.clients) >= maxLimiters {
-		clear(l.clients)
-	}
-}
-
-func (l *limiter) clientKey(r *http.Request) string {
-	if l.cfg.Client != nil {
-		return l.cfg.Client(r)
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return l.clients.Allow(l.cfg.Client(r))
 }

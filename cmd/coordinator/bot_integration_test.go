@@ -87,13 +87,14 @@ func TestBotTracksMembershipsFromOutside(t *testing.T) {
 	}
 }
 
-// adminRoomView fetches GET /admin/v1/calls/{room} into a T (with the test
-// admin token); any failure ends the test.
+// adminRoomView fetches GET /admin/v1/calls/{room} from the admin listener
+// of the coordinator at addr into a T (with the test admin token); any
+// failure ends the test.
 func adminRoomView[T any](t *testing.T, addr string, room id.RoomID) T {
 	t.Helper()
 	var v T
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/admin/v1/calls/"+room.String(), nil)
-	req.Header.Set("Authorization", "Bearer admintoken")
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+adminAddrOf(t, addr)+"/admin/v1/calls/"+room.String(), nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func startBotCoordinator(t *testing.T, env *testenv.Env, extra map[string]string
 	for k, v := range map[string]string{
 		"SWITCHBOARD_MATRIX_HOMESERVER_URL": env.HSURL, "SWITCHBOARD_MATRIX_SERVER_NAME": env.ServerName,
 		"SWITCHBOARD_MATRIX_BOT_USER_ID": botID.String(), "SWITCHBOARD_MATRIX_BOT_PASSWORD": botPass.Reveal(),
-		"SWITCHBOARD_DATA_DIR": t.TempDir(), "SWITCHBOARD_ADMIN_TOKEN": "admintoken",
+		"SWITCHBOARD_DATA_DIR": t.TempDir(), "SWITCHBOARD_ADMIN_TOKEN": testAdminToken,
 		"LIVEKIT_URL": env.LKURL, "LIVEKIT_KEY": env.LKKey, "LIVEKIT_SECRET": env.LKSecret.Reveal(),
 		"LIVEKIT_FULL_ACCESS_HOMESERVERS": env.ServerName,
 		"LIVEKIT_CS_API_URL_OVERRIDES":    env.ServerName + "=" + env.HSURL,

@@ -43,8 +43,9 @@ type E2EEConfig struct {
 
 // AdminConfig guards the operators' API (/admin/v1/...).
 type AdminConfig struct {
-	Token     secret.Value `yaml:"token" doc:"Bearer token for /admin/v1/calls; the admin API is off when no token is set."`
+	Token     secret.Value `yaml:"token" doc:"Bearer token for the admin API (/admin/v1/...), at least 32 characters of which at least 8 different (e.g. openssl rand -hex 32); the admin API is off when no token is set."`
 	TokenFile string       `yaml:"token_file" doc:"File holding the admin token."`
+	Bind      string       `yaml:"bind" doc:"Listen address of the admin API, host:port: its own listener, never http.bind. Keep it on loopback or a private network."`
 }
 
 // LogConfig selects the slog handler.
@@ -138,6 +139,7 @@ func defaultConfig() Config {
 	return Config{
 		Log:     LogConfig{Level: "info", Format: "text"},
 		HTTP:    HTTPConfig{Bind: ":8080", RateBurst: 20},
+		Admin:   AdminConfig{Bind: "127.0.0.1:8081"},
 		LiveKit: LiveKitConfig{TokenTTL: time.Hour, SanityCheckInterval: 5 * time.Second, DelegationGrace: 3 * time.Second, DelegationMaxPerUser: 8, EnforceMembership: true, EnforceGrace: 30 * time.Second, EnforceInterval: 10 * time.Second},
 		Matrix:  MatrixConfig{OpenIDCacheTTL: 5 * time.Minute, RequestTimeout: 5 * time.Second},
 		DataDir: "/var/lib/switchboard",

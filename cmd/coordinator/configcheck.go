@@ -43,6 +43,7 @@ func (c *Config) validate() []error {
 			bad("http.trusted_proxies", "%v", err)
 		}
 	}
+	c.validateAdmin(bad)
 
 	lk := &c.LiveKit
 	if lk.URL == "" {
@@ -201,6 +202,39 @@ func (c *Config) validateE2EE(bad func(key, format string, args ...any)) {
 		if timings[key] > time.Minute {
 			bad(key, "%v is over 1m", timings[key])
 		}
+	}
+}
+
+// An admin token must be long and varied enough that guessing it, at the
+// pace the failed-attempt limit allows, is hopeless: 32 random hex digits
+// carry 128 bits.
+const (
+	minAdminTokenLen      = 32
+	minAdminTokenDistinct = 8
+)
+
+// validateAdmin checks the admin API's listener and the strength of its
+// token (never echoing the token).
+func (c *Config) validateAdmin(bad func(key, format string, args ...any)) {
+	if err := checkBind(c.Admin.Bind); err != nil {
+		bad("admin.bind", "%v", err)
+	}
+	if c.Admin.Token.IsZero() {
+		return
+	}
+	if _, port, _ := net.SplitHostPort(c.Admin.Bind); c.Admin.Bind == c.HTTP.Bind && port != "0" {
+		bad("admin.bind", "%q is http.bind too; the admin API needs a listener of its own", c.Admin.Bind)
+	}
+	token := []rune(c.Admin.Token.Reveal())
+	distinct := map[rune]bool{}
+	for _, r := range token {
+		distinct[r] = true
+	}
+	switch {
+	case len(token) < minAdminTokenLen:
+		bad("admin.token", "too weak: %d characters, need at least %d (e.g. openssl rand -hex 32)", len(token), minAdminTokenLen)
+	case len(distinct) < minAdminTokenDistinct:
+		bad("admin.token", "too weak: only %d different characters, need at least %d (e.g. openssl rand -hex 32)", len(distinct), minAdminTokenDistinct)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -125,5 +126,41 @@ func TestTrustedProxiesChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("no %q in %v", want, err)
 		}
+	}
+}
+
+// TestAdminConfigChecks: check-config refuses weak admin tokens (without
+// echoing them) and an admin listener shared with the public one.
+func TestAdminConfigChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		wants []string
+	}{
+		{"short", map[string]string{"SWITCHBOARD_ADMIN_TOKEN": "admintoken"},
+			[]string{"admin.token: too weak: 10 characters, need at least 32"}},
+		{"monotonous", map[string]string{"SWITCHBOARD_ADMIN_TOKEN": strings.Repeat("ab12", 10)},
+			[]string{"admin.token: too weak: only 4 different characters, need at least 8"}},
+		{"shared listener", map[string]string{"SWITCHBOARD_ADMIN_TOKEN": testAdminToken, "SWITCHBOARD_ADMIN_BIND": ":8080"},
+			[]string{`admin.bind: ":8080" is http.bind too`}},
+		{"bad bind", map[string]string{"SWITCHBOARD_ADMIN_BIND": "localhost"},
+			[]string{`admin.bind: "localhost" is not host:port`}},
+	} {
+		env := minimalEnv()
+		maps.Copy(env, tc.env)
+		_, _, err := loadConfig("", envOf(env))
+		for _, want := range tc.wants {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: no %q in %v", tc.name, want, err)
+			}
+		}
+		if tok := tc.env["SWITCHBOARD_ADMIN_TOKEN"]; err != nil && tok != "" && strings.Contains(err.Error(), tok) {
+			t.Errorf("%s: the error shows the token: %v", tc.name, err)
+		}
+	}
+	env := minimalEnv()
+	env["SWITCHBOARD_ADMIN_TOKEN"] = testAdminToken
+	if cfg, _, err := loadConfig("", envOf(env)); err != nil || cfg.Admin.Bind != "127.0.0.1:8081" {
+		t.Fatalf("strong token refused or admin.bind not on loopback by default: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"maps"
 	"os"
@@ -66,6 +65,7 @@ func startProc(t *testing.T, env map[string]string) *proc {
 	t.Helper()
 	env = maps.Clone(env)
 	env["LIVEKIT_JWT_BIND"] = "127.0.0.1:0"
+	env["SWITCHBOARD_ADMIN_BIND"] = "127.0.0.1:0"
 	env["SWITCHBOARD_LOG_FORMAT"] = "json"
 	cmd := exec.Command(coordinatorBinary(t), "serve")
 	for k, v := range env {
@@ -83,10 +83,10 @@ func startProc(t *testing.T, env map[string]string) *proc {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		var ll listenLog
 		for sc.Scan() {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "http server listening" {
-				addrc <- rec.Addr
+			if addr, ok := ll.line(sc.Bytes()); ok {
+				addrc <- addr
 			}
 			if testing.Verbose() {
 				t.Logf("coordinator: %s", sc.Text())
@@ -123,7 +123,7 @@ func botEnv(t *testing.T, env *testenv.Env) (map[string]string, id.UserID) {
 	return map[string]string{
 		"SWITCHBOARD_MATRIX_HOMESERVER_URL": env.HSURL, "SWITCHBOARD_MATRIX_SERVER_NAME": env.ServerName,
 		"SWITCHBOARD_MATRIX_BOT_USER_ID": bot.String(), "SWITCHBOARD_MATRIX_BOT_PASSWORD": pass.Reveal(),
-		"SWITCHBOARD_DATA_DIR": t.TempDir(), "SWITCHBOARD_ADMIN_TOKEN": "admintoken",
+		"SWITCHBOARD_DATA_DIR": t.TempDir(), "SWITCHBOARD_ADMIN_TOKEN": testAdminToken,
 		"LIVEKIT_URL": env.LKURL, "LIVEKIT_KEY": env.LKKey, "LIVEKIT_SECRET": env.LKSecret.Reveal(),
 		"LIVEKIT_FULL_ACCESS_HOMESERVERS": env.ServerName,
 	}, bot

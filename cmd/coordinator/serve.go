@@ -54,7 +54,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	logStartup(cfg, logger)
 
 	var runs []func(context.Context) error
-	mux := http.NewServeMux()
+	// The admin API gets a listener of its own (admin.bind, loopback by
+	// default) and is never served on the public one.
+	admin := http.NewServeMux()
 	var auth jwtservice.Authorizer
 	var bp *botParts
 	if cfg.botEnabled() {
@@ -64,7 +66,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 		defer bp.close()
 		runs = append(runs, bp.runs()...)
-		mux.Handle("/admin/", membership.AdminHandlerWithKeys(bp.tracker, bp.presence, keyReport{bp.keys}, cfg.Admin.Token))
+		admin.Handle("/admin/", membership.AdminHandlerWithKeys(bp.tracker, bp.presence, keyReport{bp.keys}))
 		if cfg.Matrix.RequireRoomMembership {
 			auth = roomAuthorizer{bp.roster}
 		}
@@ -94,14 +96,23 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	defer jwt.close()
 	forgetRoom = jwt.service.ForgetRoom
 	runs = append(runs, jwt.delayed.Run)
-	mux.Handle("/", jwt.service.Handler())
 
-	srv, err := httpserve.Listen(cfg.HTTP.Bind, mux, logger.With("component", "http"))
+	srv, err := httpserve.Listen("http server", cfg.HTTP.Bind, jwt.service.Handler(), logger.With("component", "http"))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	runs = append(runs, srv.Run)
+	if !cfg.Admin.Token.IsZero() {
+		alog := logger.With("component", "admin")
+		guard := httpserve.NewBearerAuth(cfg.Admin.Token, clients, alog)
+		asrv, err := httpserve.Listen("admin API", cfg.Admin.Bind, guard.Wrap(admin), alog)
+		if err != nil {
+			return err
+		}
+		defer asrv.Close()
+		runs = append(runs, asrv.Run)
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	for _, run := range runs {
@@ -128,6 +139,9 @@ func logStartup(cfg *Config, logger *slog.Logger) {
 	}
 	if cfg.botEnabled() {
 		logger.Info("matrix bot configured", "homeserver", cfg.Matrix.HomeserverURL, "user_id", cfg.Matrix.Bot.UserID,
-			"data_dir", cfg.DataDir, "admin_api", !cfg.Admin.Token.IsZero())
+			"data_dir", cfg.DataDir)
+	}
+	if !cfg.Admin.Token.IsZero() {
+		logger.Info("admin API configured", "admin_bind", cfg.Admin.Bind)
 	}
 }

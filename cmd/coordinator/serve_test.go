@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"syscall"
@@ -24,6 +23,7 @@ func startServe(t *testing.T, env map[string]string) (addr string, done <-chan e
 func startServeCtx(t *testing.T, ctx context.Context, env map[string]string) (addr string, done <-chan error) {
 	t.Helper()
 	env["LIVEKIT_JWT_BIND"] = "127.0.0.1:0"
+	env["SWITCHBOARD_ADMIN_BIND"] = "127.0.0.1:0"
 	env["SWITCHBOARD_LOG_FORMAT"] = "json"
 	pr, pw := io.Pipe()
 	result := make(chan error, 1)
@@ -46,10 +46,10 @@ func startServeCtx(t *testing.T, ctx context.Context, env map[string]string) (ad
 	addrc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
+		var ll listenLog
 		for sc.Scan() {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "http server listening" {
-				addrc <- rec.Addr
+			if addr, ok := ll.line(sc.Bytes()); ok {
+				addrc <- addr
 			}
 		}
 		close(addrc)

@@ -16,7 +16,7 @@ import (
 // serveTest runs h behind listen with the given body timeout until the test ends.
 func serveTest(t *testing.T, h http.Handler, body time.Duration) string {
 	t.Helper()
-	s, err := listen("127.0.0.1:0", h, slog.New(slog.DiscardHandler), body)
+	s, err := listen("test server", "127.0.0.1:0", h, slog.New(slog.DiscardHandler), body)
 	if err != nil {
 		t.Fatal(err)
 	}

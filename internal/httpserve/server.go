@@ -29,6 +29,7 @@ const (
 
 // Server is one HTTP listener.
 type Server struct {
+	name      string // what the log calls it, e.g. "http server"
 	logger    *slog.Logger
 	srv       *http.Server
 	ln        net.Listener
@@ -37,18 +38,19 @@ type Server struct {
 }
 
 // Listen binds addr now (so a port clash is reported at start) but serves
-// nothing until Run.
-func Listen(addr string, h http.Handler, logger *slog.Logger) (*Server, error) {
-	return listen(addr, h, logger, bodyTimeout)
+// nothing until Run. name is what the log calls the server ("<name>
+// listening", "<name> stopped").
+func Listen(name, addr string, h http.Handler, logger *slog.Logger) (*Server, error) {
+	return listen(name, addr, h, logger, bodyTimeout)
 }
 
 // listen is Listen with the body timeout as a parameter, for tests.
-func listen(addr string, h http.Handler, logger *slog.Logger, body time.Duration) (*Server, error) {
+func listen(name, addr string, h http.Handler, logger *slog.Logger, body time.Duration) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("httpserve: listen on %s: %w", addr, err)
 	}
-	s := &Server{logger: logger, ln: ln}
+	s := &Server{name: name, logger: logger, ln: ln}
 	s.srv = &http.Server{
 		Handler:           limitBodyTime(h, body),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -66,7 +68,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Run serves until ctx ends, then drains in-flight requests for at most
 // ShutdownTimeout. It returns when the server has fully stopped.
 func (s *Server) Run(ctx context.Context) error {
-	s.logger.Info("http server listening", "addr", s.ln.Addr().String())
+	s.logger.Info(s.name+" listening", "addr", s.ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	select {
@@ -81,11 +83,11 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	err := s.srv.Shutdown(sctx)
 	if err != nil {
-		s.logger.Warn("http server: requests still running at shutdown; closing them", "err", err)
+		s.logger.Warn(s.name+": requests still running at shutdown; closing them", "err", err)
 		_ = s.srv.Close()
 	}
 	<-errc
-	s.logger.Info("http server stopped")
+	s.logger.Info(s.name + " stopped")
 	return nil
 }
 

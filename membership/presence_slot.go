@@ -41,7 +41,8 @@ func slotOf(k seatKey) slotKey {
 type slot struct {
 	p      *Presence
 	key    slotKey
-	delay  bool // the homeserver does MSC4140
+	delay  bool          // the homeserver does MSC4140
+	guard  time.Duration // the delay of the scheduled delayed leave, once there is one
 	logger *slog.Logger
 
 	ctx      context.Context
@@ -305,6 +306,7 @@ func (s *slot) scheduleLeave(shape seatShape, delay time.Duration) (string, erro
 		return "", nil
 	}
 	if err == nil {
+		s.guard = delay
 		s.publish(func(_ seatKey, st *SeatStatus) { st.DelayedLeave = true; st.LeaveDelay = delay.String() })
 	}
 	return id, err
@@ -352,6 +354,9 @@ func (s *slot) writeJoin(shape seatShape) error {
 			st.JoinedAt = now.UTC()
 		}
 		st.StateKey, st.MembershipID, st.Foci = shape.stateKey, m.MembershipID, m.ActiveFoci
+		if s.guard > 0 { // also for seats added after it was scheduled
+			st.DelayedLeave, st.LeaveDelay = true, s.guard.String()
+		}
 	})
 	return nil
 }

@@ -97,19 +97,28 @@ func putsUntil(t *testing.T, w *fakeWriter, clock *fakeClock, what string, ok fu
 func TestTwoFamedlyCallsOneWriter(t *testing.T) {
 	p, w, tr, clock := echoingPresence(t, nil, PresenceConfig{}, nil)
 	exp := clock.Now().Add(time.Hour)
-	alice := []Member{famedlyMember("@alice:example.org", "A", "", exp), famedlyMember("@alice:example.org", "A", "second", exp)}
-	if err := tr.Ingest(t.Context(), Source{Room: presRoom, EventType: FamedlyEventType, StateKey: "@alice:example.org"}, alice); err != nil {
-		t.Fatal(err)
+	aliceIn := func(calls ...string) {
+		t.Helper()
+		ms := make([]Member, 0, len(calls))
+		for _, c := range calls {
+			ms = append(ms, famedlyMember("@alice:example.org", "A", c, exp))
+		}
+		if err := tr.Ingest(t.Context(), Source{Room: presRoom, EventType: FamedlyEventType, StateKey: "@alice:example.org"}, ms); err != nil {
+			t.Fatal(err)
+		}
 	}
+	ours := func(want ...string) func(string) bool {
+		return func(op string) bool {
+			if !strings.HasPrefix(op, "put "+FamedlyEventType+" "+string(botUser)+" ") {
+				t.Fatalf("unexpected write %s", op)
+			}
+			return strings.Join(famedlyCalls(strings.SplitN(op, " ", 4)[3]), ",") == strings.Join(want, ",")
+		}
+	}
+	aliceIn("", "second")
 	stop := runPresence(t, p)
 
-	puts := putsUntil(t, w, clock, "our two entries sharing the event", func(op string) bool {
-		if !strings.HasPrefix(op, "put "+FamedlyEventType+" "+string(botUser)+" ") {
-			t.Fatalf("unexpected write %s", op)
-		}
-		return len(famedlyCalls(strings.SplitN(op, " ", 4)[3])) == 2
-	})
-	if puts > 2 {
+	if puts := putsUntil(t, w, clock, "our two entries sharing the event", ours("", "second")); puts > 2 {
 		t.Errorf("%d writes before both entries shared the event, want at most 2", puts)
 	}
 	// Both seats show the one state key they share.
@@ -117,6 +126,15 @@ func TestTwoFamedlyCallsOneWriter(t *testing.T) {
 		return len(st) == 2 && st[0].State == "joined" && st[1].State == "joined" &&
 			st[0].StateKey == string(botUser) && st[1].StateKey == string(botUser)
 	})
+	// A call starts: its entry joins the event, guarded by the same delayed
+	// leave; a call ends: its entry goes, the others stay.
+	aliceIn("", "second", "third")
+	putsUntil(t, w, clock, "the third call's entry", ours("", "second", "third"))
+	waitSeats(t, p, func(st []SeatStatus) bool {
+		return len(st) == 3 && st[2].CallID == "third" && st[2].State == "joined" && st[2].DelayedLeave
+	})
+	aliceIn("second", "third")
+	putsUntil(t, w, clock, "the first call's entry gone", ours("second", "third"))
 	stop()
 	w.mu.Lock()
 	last := string(w.state[string(presRoom)+"|"+FamedlyEventType+"|"+string(botUser)])

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 	"github.com/switchboard-rtc/switchboard/internal/testenv/vanish"
+	"github.com/switchboard-rtc/switchboard/jwtservice/delegation"
 )
 
 // The bound of issue #10 with the default settings: the leave is sent
@@ -32,6 +35,7 @@ func delegationEnv(env *testenv.Env, dir string) map[string]string {
 		"LIVEKIT_FULL_ACCESS_HOMESERVERS": env.ServerName,
 		"LIVEKIT_CS_API_URL_OVERRIDES":    env.ServerName + "=" + env.HSURL,
 		"SWITCHBOARD_DATA_DIR":            dir,
+		"SWITCHBOARD_ADMIN_TOKEN":         testAdminToken,
 	}
 }
 
@@ -81,12 +85,47 @@ func leftWithin(t *testing.T, c *vanish.Call, killed time.Time, bound time.Durat
 // TestDelegatedLeaveWhenClientVanishes: a client that delegated a 1-hour
 // delayed leave and is killed leaves the call within the bound, not after
 // the hour.
+// The admin view lists the job while it is held and the leave once sent.
 func TestDelegatedLeaveWhenClientVanishes(t *testing.T) {
 	env := testenv.Require(t)
 	co := startCoordinator(t, delegationEnv(env, t.TempDir()))
 	c, cl := connectAndDelegate(t, env, co.addr)
+	view := adminDelegations(t, co.addr)
+	if len(view.Jobs) != 1 {
+		t.Fatalf("admin view: %+v, want the one job", view)
+	}
+	if j := view.Jobs[0]; j.UserID != c.UserID || j.DeviceID != c.DeviceID || j.Room != c.LKRoom ||
+		j.DelayMS != time.Hour.Milliseconds() || j.State != "Connected" || j.LastRestart.IsZero() {
+		t.Errorf("admin view of the job: %+v", j)
+	}
 	cl.Kill()
 	leftWithin(t, c, time.Now(), vanishBound)
+	view = adminDelegations(t, co.addr)
+	if len(view.Jobs) != 0 || len(view.Sent) != 1 {
+		t.Fatalf("admin view after the leave: %+v", view)
+	}
+	// Gone: a lookup missed it; ConnAborted: LiveKit's webhook said so.
+	if s := view.Sent[0]; s.UserID != c.UserID || s.Result != "sent" || (s.Reason != "Gone" && s.Reason != "ConnAborted") {
+		t.Errorf("admin view of the sent leave: %+v", s)
+	}
+}
+
+// adminDelegations fetches GET /admin/v1/delegations from the coordinator
+// listening publicly on addr.
+func adminDelegations(t *testing.T, addr string) delegation.Report {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+adminAddrOf(t, addr)+"/admin/v1/delegations", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var r delegation.Report
+	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&r) != nil {
+		t.Fatalf("admin API: HTTP %d", res.StatusCode)
+	}
+	return r
 }
 
 // TestDelegatedLeaveSurvivesRestart: the coordinator restarts while it

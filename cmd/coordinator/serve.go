@@ -96,6 +96,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	defer jwt.close()
 	forgetRoom = jwt.service.ForgetRoom
 	runs = append(runs, jwt.delayed.Run)
+	jwt.serveAdmin(admin)
 
 	srv, err := httpserve.Listen("http server", cfg.HTTP.Bind, jwt.service.Handler(), logger.With("component", "http"))
 	if err != nil {

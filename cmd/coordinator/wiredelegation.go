@@ -71,3 +71,9 @@ func newDelegation(cfg *Config, logger *slog.Logger, hc *http.Client, rs *lksdk.
 	}
 	return m, closeStore, nil
 }
+
+// serveAdmin adds the delegated leaves' view to the admin API:
+// GET /admin/v1/delegations lists the jobs held and the leaves sent lately.
+func (p *jwtParts) serveAdmin(mux *http.ServeMux) {
+	mux.Handle("GET /admin/v1/delegations", delegation.AdminHandler(p.delayed))
+}

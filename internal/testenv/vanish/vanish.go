@@ -111,6 +111,8 @@ type Call struct {
 	user     *testenv.User
 	Room     id.RoomID
 	stateKey string
+	UserID   string
+	DeviceID string
 	DelayID  string
 	JWT      string
 	LKRoom   string // the LiveKit room and identity the client joins as
@@ -126,8 +128,9 @@ func Join(t testing.TB, env *testenv.Env, addr string, delay time.Duration) *Cal
 	u := env.RegisterUser(t, "vanish")
 	room := env.CreateRoom(t, u)
 	dev := u.Client.DeviceID
-	c := &Call{env: env, user: u, Room: room, stateKey: fmt.Sprintf("_%s_%s_m.call", u.ID, dev),
-		LKRoom: jwtservice.LiveKitRoomFor(room.String(), "m.call#ROOM")}
+	c := &Call{env: env, user: u, Room: room, UserID: u.ID.String(), DeviceID: dev.String(),
+		stateKey: fmt.Sprintf("_%s_%s_m.call", u.ID, dev),
+		LKRoom:   jwtservice.LiveKitRoomFor(room.String(), "m.call#ROOM")}
 	member := map[string]any{"application": "m.call", "call_id": "", "scope": "m.room", "device_id": dev,
 		"focus_active":   map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
 		"foci_preferred": []any{map[string]any{"type": "livekit", "livekit_service_url": "http://" + addr}}}

@@ -57,6 +57,9 @@ func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
 			if b.left[ev.RoomID] {
 				continue // the bot left the room in this batch: its last events judge nothing
 			}
+			if f.unreadable(ev) {
+				continue
+			}
 			if c, ok := roomMember(ev); ok {
 				b.joins = append(b.joins, c)
 			} else if u, ok := f.decode(ev); ok {
@@ -71,6 +74,7 @@ func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
 			if err := f.commit(ctx, b, ev.Initial); err != nil {
 				return ignoreClosed(err)
 			}
+			f.roster.settleUnreadable()
 			b = newPending()
 			select {
 			case <-f.ready:
@@ -142,18 +146,8 @@ func (f *Feed) decode(ev matrixbot.Event) (Update, bool) {
 		m, err := ParseMatrixRTC(room, e.Sender, *e.StateKey, content, origin)
 		f.logRefused(ev, err)
 		return Update{Source: Source{Room: room, EventType: MatrixRTCEventType, StateKey: *e.StateKey}, Members: one(m)}, true
-	case e.Type.Type == RTCStickyEventType && ev.Source == matrixbot.SourceSticky:
-		// The server's remaining TTL if it sent one, else the event's own.
-		ttl := e.Unsigned.StickyDurationTTL.Duration
-		if ttl <= 0 {
-			ttl = e.Sticky.GetDuration()
-		}
-		m, err := ParseRTCSticky(room, e.Sender, content, origin, ttl)
-		f.logRefused(ev, err)
-		if m == nil {
-			return Update{}, false
-		}
-		return Update{Source: Source{Room: room, EventType: RTCStickyEventType, StateKey: string(e.Sender) + "|" + m.StateKey}, Members: one(m)}, true
+	case e.Type.Type == RTCStickyEventType && e.StateKey == nil:
+		return f.decodeSticky(ev)
 	}
 	return Update{}, false
 }

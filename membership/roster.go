@@ -2,20 +2,47 @@ package membership
 
 import (
 	"sync"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 )
 
 // Roster knows who is joined to each room the bot is in, from m.room.member
-// state. The feed is its only writer; token requests read it, so it is
-// guarded by a RWMutex rather than owned by a goroutine.
+// state, and which events of a room that may be call memberships the bot
+// could not decrypt yet (see Unreadable). The feed is its only writer;
+// token requests and the enforcer read it, so it is guarded by a RWMutex
+// rather than owned by a goroutine.
 type Roster struct {
 	mu    sync.RWMutex
 	rooms map[id.RoomID]map[id.UserID]bool
+
+	// unreadable holds, per room, the undecryptable events that may be
+	// call memberships, until they decrypt (and the batch that carried the
+	// decryption is in the tracker), expire or the room is forgotten.
+	unreadable map[id.RoomID]map[id.EventID]unreadableMark
+	now        func() time.Time
 }
 
+// unreadableMark is one undecryptable event: it counts until until (the end
+// of its stickiness); readable says it has decrypted since and goes at the
+// next settleUnreadable.
+type unreadableMark struct {
+	until    time.Time
+	readable bool
+}
+
+// maxUnreadablePerRoom bounds the marks kept per room. Beyond it the mark
+// that ends first is dropped: the room stays unreadable either way.
+const maxUnreadablePerRoom = 256
+
 // NewRoster returns an empty roster.
-func NewRoster() *Roster { return &Roster{rooms: map[id.RoomID]map[id.UserID]bool{}} }
+func NewRoster() *Roster {
+	return &Roster{
+		rooms:      map[id.RoomID]map[id.UserID]bool{},
+		unreadable: map[id.RoomID]map[id.EventID]unreadableMark{},
+		now:        time.Now,
+	}
+}
 
 // MemberChange is one m.room.member state event.
 type MemberChange struct {
@@ -50,6 +77,7 @@ func (r *Roster) apply(changes []MemberChange, full bool) {
 func (r *Roster) forget(room id.RoomID) {
 	r.mu.Lock()
 	delete(r.rooms, room)
+	delete(r.unreadable, room)
 	r.mu.Unlock()
 }
 

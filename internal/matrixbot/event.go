@@ -111,6 +111,17 @@ type Event struct {
 	Sender     id.UserID
 	Reason     string
 
+	// KindTimeline from an encrypted room (sticky m.room.encrypted events;
+	// see crypto_room.go). Decrypted: Evt arrived Megolm-encrypted and is
+	// given decrypted (same event ID, sender, timestamp and stickiness;
+	// Source as it arrived), whether at once or later when its key came.
+	// Undecryptable: Evt is the encrypted event, whose room key the bot
+	// lacks; it has asked for the key and emits the event again, Decrypted,
+	// if the key comes within the event's stickiness. Each undecryptable
+	// event is emitted once per run.
+	Decrypted     bool
+	Undecryptable bool
+
 	// KindToDevice: Encrypted says the event came Olm-encrypted; Evt is then
 	// the decrypted event (its type and content; the sender was checked
 	// against the Olm payload). SenderKey is the sender's Curve25519

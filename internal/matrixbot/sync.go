@@ -30,7 +30,10 @@ var (
 // membership of a room on the initial sync.
 var filterJSON = func() string {
 	none := &mautrix.FilterPart{NotTypes: []event.Type{{Type: "*"}}}
-	timeline := append(append([]event.Type{}, stateTypes...), TypeRTCMember, event.EventRedaction)
+	// m.room.encrypted: sticky memberships in encrypted rooms (Synapse does
+	// not filter the sticky section, but a sticky event in the timeline
+	// appears only there).
+	timeline := append(append([]event.Type{}, stateTypes...), TypeRTCMember, event.EventRedaction, event.EventEncrypted)
 	f := mautrix.Filter{
 		AccountData: none,
 		Presence:    none,
@@ -55,8 +58,9 @@ type syncer struct {
 	olm *olmDevice // the bot's current one, fetched per sync
 	bo  *backoff
 
-	keysFor   id.DeviceID  // device whose keys were uploaded this run
-	decrypted decryptCache // to-device events decrypted from the unpersisted batch
+	keysFor    id.DeviceID  // device whose keys were uploaded this run
+	decrypted  decryptCache // to-device events decrypted from the unpersisted batch
+	roomCrypto *roomCrypto  // encrypted room events waiting for their keys
 
 	versionsChecked bool
 	stateAfter      bool // homeserver supports MSC4222 use_state_after
@@ -95,6 +99,7 @@ func (s *syncer) loop(ctx context.Context) error {
 	}
 	s.fullState = s.since != ""
 	s.decrypted = decryptCache{}
+	s.roomCrypto = newRoomCrypto()
 	for ctx.Err() == nil {
 		if s.olm, err = b.currentOlm(); err != nil {
 			return err
@@ -280,11 +285,13 @@ func (s *syncer) handle(ctx context.Context, resp *mautrix.RespSync) error {
 	s.actions = s.actions[:0]
 	// Keys first: a sender's new device must be known to name it.
 	s.olm.syncKeys(ctx, resp, s.since)
+	olmArrived := false
 	for _, evt := range resp.ToDevice.Events {
 		if evt == nil {
 			continue
 		}
 		prepare(evt, "", event.ToDeviceEventType)
+		olmArrived = olmArrived || evt.Type == event.ToDeviceEncrypted
 		e, ok := s.olm.toDevice(ctx, evt, s.decrypted)
 		if !ok {
 			continue
@@ -294,6 +301,13 @@ func (s *syncer) handle(ctx context.Context, resp *mautrix.RespSync) error {
 		}
 	}
 	s.olm.mach.MarkOlmHashSavePoint(ctx)
+	// Room keys are among what the Olm machine consumed: events waiting
+	// for one may decrypt now.
+	if olmArrived && len(s.roomCrypto.pending) > 0 {
+		if err := s.retryUndecryptable(ctx); err != nil {
+			return err
+		}
+	}
 	if !resp.DeviceLists.IsZero() {
 		dl := resp.DeviceLists
 		if err := s.emit(ctx, Event{Kind: KindDeviceLists, DeviceLists: &dl}); err != nil {
@@ -322,6 +336,7 @@ func (s *syncer) handle(ctx context.Context, resp *mautrix.RespSync) error {
 		for room := range s.joined {
 			if _, ok := resp.Rooms.Join[room]; !ok {
 				delete(s.joined, room)
+				s.roomCrypto.forget(room)
 				if err := s.bot.rooms.forget(ctx, room); err != nil {
 					return err
 				}

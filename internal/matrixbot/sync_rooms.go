@@ -24,6 +24,16 @@ func (s *syncer) roomEvents(ctx context.Context, room id.RoomID, src Source, evt
 			class = event.StateEventType
 		}
 		prepare(evt, room, class)
+		if evt.Type == event.EventEncrypted && src != SourceInvite {
+			e, ok := s.roomEncrypted(ctx, room, src, evt)
+			if !ok {
+				continue
+			}
+			if err := s.emit(ctx, e); err != nil {
+				return err
+			}
+			continue
+		}
 		kind := KindTimeline
 		if evt.StateKey != nil {
 			kind = KindState
@@ -159,6 +169,7 @@ func (s *syncer) handleLeft(ctx context.Context, rooms map[id.RoomID]*mautrix.Sy
 			membership = event.MembershipLeave
 		}
 		delete(s.joined, room)
+		s.roomCrypto.forget(room)
 		if err := s.bot.rooms.forget(ctx, room); err != nil {
 			return err
 		}

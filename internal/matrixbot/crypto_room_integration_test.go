@@ -1,0 +1,121 @@
+package matrixbot
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
+	"github.com/switchboard-rtc/switchboard/internal/testenv"
+)
+
+// rtcMemberIn matches a room event of type rtc.member in room with eventID
+// (any, if empty).
+func rtcMemberIn(room id.RoomID, eventID id.EventID) func(Event) bool {
+	return func(e Event) bool {
+		return e.Kind == KindTimeline && e.RoomID == room && e.Evt != nil &&
+			(eventID == "" || e.Evt.ID == eventID) && e.Evt.Type == testenv.RTCMember
+	}
+}
+
+// TestEncryptedStickyMemberships (#9 defect 5) runs the bot on the real
+// Synapse with an encrypting client in a Megolm room, as an Element Call
+// matrix_2_0 member: its sticky rtc.member event, encrypted with a session
+// shared with the bot, comes out decrypted (same event, sticky, from the
+// timeline); one whose key the bot lacks comes out once as Undecryptable,
+// the bot asks the sender for the key, and when the key arrives the same
+// event comes out Decrypted; hostile ciphertext is refused, not emitted.
+func TestEncryptedStickyMemberships(t *testing.T) {
+	env := testenv.Require(t)
+	botUser := env.RegisterUser(t, "bot")
+	aliceUser := env.RegisterUser(t, "alice")
+	leakcheck.Check(t)
+	ctx := t.Context()
+	logger, logs := newLogger(t)
+	cfg := botConfig(env, botUser, t.TempDir())
+	cfg.Invites = InvitePolicy{AllowUsers: []id.UserID{aliceUser.ID}}
+	r := start(t, newBot(t, logger, cfg))
+	r.next(t, 20*time.Second, "first sync", syncDone)
+
+	alice := env.NewCryptoClient(t, aliceUser)
+	room := env.CreateEncryptedRoom(t, alice)
+	if _, err := aliceUser.Client.InviteUser(ctx, room, &mautrix.ReqInviteUser{UserID: botUser.ID}); err != nil {
+		t.Fatal(err)
+	}
+	r.next(t, 20*time.Second, "join", func(e Event) bool {
+		return e.Kind == KindMembership && e.RoomID == room && e.Membership == event.MembershipJoin
+	})
+	r.next(t, 20*time.Second, "sync done", syncDone)
+
+	// The session is shared with the bot first: decrypted at once.
+	content := testenv.RTCMemberContent(aliceUser.ID, alice.DeviceID(), "m-one", env.ServiceURL)
+	first, err := alice.SendStickyEncrypted(ctx, room, testenv.RTCMember, content, time.Hour, aliceUser.ID, botUser.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := r.next(t, 20*time.Second, "the decrypted membership", rtcMemberIn(room, first))
+	if !e.Decrypted || e.Undecryptable || e.Source != SourceTimeline || e.Evt.Sender != aliceUser.ID ||
+		e.Evt.Sticky.GetDuration() != time.Hour || e.Evt.Content.Raw["msc4354_sticky_key"] != "m-one" {
+		t.Fatalf("decrypted event: %+v, evt %+v", e, e.Evt)
+	}
+
+	// A new session the bot never got: undecryptable, and a key request.
+	if err := alice.Machine.CryptoStore.RemoveOutboundGroupSession(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	second, err := alice.SendStickyEncrypted(ctx, room, testenv.RTCMember,
+		testenv.RTCMemberContent(aliceUser.ID, alice.DeviceID(), "m-two", env.ServiceURL), time.Hour, aliceUser.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := r.next(t, 20*time.Second, "the undecryptable event", func(e Event) bool {
+		return e.Kind == KindTimeline && e.RoomID == room && e.Evt != nil && e.Evt.ID == second
+	})
+	if !u.Undecryptable || u.Decrypted || u.Evt.Type != event.EventEncrypted || u.Evt.Sticky.GetDuration() != time.Hour {
+		t.Fatalf("undecryptable event: %+v, evt %+v", u, u.Evt)
+	}
+	req := alice.Receive(t, 20*time.Second, testenv.OfType(event.ToDeviceRoomKeyRequest.Type))
+	if body, _ := req.Content["body"].(map[string]any); req.Sender != botUser.ID || body["room_id"] != room.String() {
+		t.Errorf("key request: %+v", req)
+	}
+
+	// The key arrives late: the same event, decrypted.
+	if err := alice.ForwardRoomKey(ctx, room, map[id.UserID][]id.DeviceID{botUser.ID: {r.Client().DeviceID}}); err != nil {
+		t.Fatal(err)
+	}
+	late := r.next(t, 20*time.Second, "the late decryption", func(e Event) bool {
+		if e.Kind == KindTimeline && e.Evt != nil && e.Evt.ID == second && e.Undecryptable {
+			t.Errorf("undecryptable event emitted twice")
+		}
+		return rtcMemberIn(room, second)(e)
+	})
+	if !late.Decrypted || late.Evt.Content.Raw["msc4354_sticky_key"] != "m-two" || late.Source != SourceTimeline {
+		t.Fatalf("late decrypted event: %+v, evt %+v", late, late.Evt)
+	}
+
+	// Hostile ciphertext: refused with a log line, nothing emitted.
+	bad := map[string]any{"algorithm": id.AlgorithmMegolmV1, "session_id": strings.Repeat("A", 43),
+		"ciphertext": strings.Repeat("!", 80), "sender_key": "x", "device_id": "D"}
+	badID, err := testenv.SendSticky(ctx, aliceUser.Client, room, event.EventEncrypted, bad, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A plain marker after it: when it arrives, the bad event was handled.
+	marker, err := testenv.SendSticky(ctx, aliceUser.Client, room, testenv.RTCMember, map[string]any{"msc4354_sticky_key": "marker"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.next(t, 20*time.Second, "the marker", func(e Event) bool {
+		if e.Evt != nil && e.Evt.ID == badID {
+			t.Errorf("hostile ciphertext emitted: %+v", e)
+		}
+		return e.Evt != nil && e.Evt.ID == marker
+	})
+	if !strings.Contains(logs.String(), "refusing an encrypted room event") {
+		t.Error("no refusal logged for the hostile ciphertext")
+	}
+}

@@ -160,7 +160,7 @@ func (h *harness) toDevice(typ string, sender id.UserID, senderDevice id.DeviceI
 func (h *harness) expect(n int) []sent {
 	h.t.Helper()
 	var out []sent
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(30 * time.Second)
 	for len(out) < n {
 		select {
 		case s := <-h.bot.sends:
@@ -170,6 +170,24 @@ func (h *harness) expect(n int) []sent {
 		}
 	}
 	return out
+}
+
+// expectRetry advances the clock by d until the next send comes and returns
+// it. The failure that arms a retry reaches the owner from the sender
+// goroutine when the test cannot see it, so one advance may come too early
+// (the retry is then due one step later); 30 s only catches a hang.
+func (h *harness) expectRetry(d time.Duration) sent {
+	h.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		h.advance(d)
+		select {
+		case s := <-h.bot.sends:
+			return s
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	h.t.Fatal("no retry sent")
+	return sent{}
 }
 
 // quiet checks that nothing more is sent (after a short grace for the sender).

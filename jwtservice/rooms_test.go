@@ -45,7 +45,8 @@ func TestLiveKitUnreachable(t *testing.T) {
 		}
 		start := time.Now()
 		rec := do(t, s.Handler(), http.MethodPost, "/sfu/get", `{"room":"!r:example.org","device_id":"D",`+okOpenID+`}`)
-		if rec.Code != http.StatusServiceUnavailable || time.Since(start) > 5*time.Second {
+		// 30 s only catches a hang (no LiveKitTimeout): a loaded machine is no clock.
+		if rec.Code != http.StatusServiceUnavailable || time.Since(start) > 30*time.Second {
 			t.Errorf("%s LiveKit: %d %s after %s", name, rec.Code, rec.Body.String(), time.Since(start))
 		}
 	}

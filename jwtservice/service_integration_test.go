@@ -242,7 +242,7 @@ func TestRealLiveKitWebhooksVerified(t *testing.T) {
 // waitForEvent waits for a verified webhook event about @hook:localhost:DEV.
 func waitForEvent(t *testing.T, sink *recordingSink, room, kind string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // a hang guard, not a timing
 	for time.Now().Before(deadline) {
 		for _, ev := range sink.all() {
 			if ev.GetEvent() == kind && ev.GetRoom().GetName() == room && ev.GetParticipant().GetIdentity() == "@hook:localhost:DEV" {

@@ -43,7 +43,7 @@ func next(t *testing.T, changes <-chan Change) Change {
 	select {
 	case c := <-changes:
 		return c
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no change arrived")
 		return Change{}
 	}

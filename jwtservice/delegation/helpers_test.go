@@ -254,7 +254,7 @@ func newHarnessLK(t *testing.T, edit func(*Config), withLK bool) *harness {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Error("Run did not return after Close")
 		}
 	})
@@ -305,7 +305,7 @@ func (h *harness) causes(id uint64) string {
 // queued or due, and returns its snapshot.
 func (h *harness) settle() snapshot {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // a hang guard, not a timing
 	for {
 		s, ok := h.m.snapshot()
 		if !ok {

@@ -140,7 +140,7 @@ func TestRunReturnsWithCallsInFlight(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 30*time.Second { // a hang guard: a missed cancel waits the minute
 		t.Errorf("Close took %s", d)
 	}
 }
@@ -159,7 +159,7 @@ func TestHandleWebhookNeverBlocks(t *testing.T) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("HandleWebhook blocked with a full queue")
 	}
 }

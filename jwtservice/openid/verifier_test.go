@@ -203,7 +203,7 @@ func TestCloseEndsSharedRequests(t *testing.T) {
 	if err := v.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if took := time.Since(start); took > 2*time.Second {
+	if took := time.Since(start); took > 30*time.Second { // a hang guard: without the cancel it takes the minute
 		t.Errorf("Close took %v", took)
 	}
 	if err := <-errc; err == nil {

@@ -16,8 +16,8 @@ type actor struct {
 	m       *Manager
 	ctx     context.Context // Run's; parent of every job's context
 	jobs    map[jobKey]*job
-	perUser map[string]int // Params.UserID -> jobs in the table
-	perRoom map[string]int // LiveKit room -> jobs in the table
+	perUser map[string]int             // Params.UserID -> jobs in the table
+	byRoom  map[string]map[string]*job // LiveKit room -> identity -> job, for observations
 	// observed is when another poller last listed a room's participants
 	// (ObserveRoom), for rooms with jobs: their own lookups wait.
 	observed map[string]time.Time
@@ -34,7 +34,7 @@ type actor struct {
 
 func newActor(m *Manager, ctx context.Context) *actor {
 	return &actor{m: m, ctx: ctx, jobs: make(map[jobKey]*job), perUser: make(map[string]int),
-		perRoom: make(map[string]int), observed: make(map[string]time.Time), results: make(chan result)}
+		byRoom: make(map[string]map[string]*job), observed: make(map[string]time.Time), results: make(chan result)}
 }
 
 // loop serves messages until Run's context ends or Close is called.

@@ -89,7 +89,10 @@ func (a *actor) newJob(p Params, addedAt time.Time) *job {
 	}
 	a.jobs[j.key] = j
 	a.perUser[p.UserID]++
-	a.perRoom[p.Room]++
+	if a.byRoom[p.Room] == nil {
+		a.byRoom[p.Room] = make(map[string]*job)
+	}
+	a.byRoom[p.Room][p.Identity] = j
 	return j
 }
 
@@ -173,8 +176,8 @@ func (a *actor) end(j *job, from State, sig signal, now time.Time) {
 	if a.perUser[j.p.UserID]--; a.perUser[j.p.UserID] <= 0 {
 		delete(a.perUser, j.p.UserID)
 	}
-	if a.perRoom[j.p.Room]--; a.perRoom[j.p.Room] <= 0 {
-		delete(a.perRoom, j.p.Room)
+	if delete(a.byRoom[j.p.Room], j.p.Identity); len(a.byRoom[j.p.Room]) == 0 {
+		delete(a.byRoom, j.p.Room)
 		delete(a.observed, j.p.Room)
 	}
 	if sig != sigReplaced { // the replacing job took the stored row

@@ -32,17 +32,15 @@ func (m *Manager) ObserveRoom(room string, identities []string, at time.Time) {
 
 // observeRoom applies o to the jobs of its room.
 func (a *actor) observeRoom(o observation) {
-	if a.perRoom[o.room] == 0 {
+	jobs := a.byRoom[o.room]
+	if len(jobs) == 0 {
 		return
 	}
 	if o.at.After(a.observed[o.room]) {
 		a.observed[o.room] = o.at
 	}
-	for key, j := range a.jobs {
-		if key.room != o.room {
-			continue
-		}
-		present := o.identities[key.identity]
+	for identity, j := range jobs {
+		present := o.identities[identity]
 		switch {
 		case present && j.state == StateConnected:
 			j.seenAt = later(j.seenAt, o.at)

@@ -147,12 +147,9 @@ func (p *Presence) Run(ctx context.Context) error {
 	delay := p.delaySupport(ctx)
 	p.removeStale(ctx, members)
 
-	st := &seating{ctx: ctx, delay: delay, live: map[memberID]Member{}, slots: map[slotKey]*slot{}, exited: make(chan *slot),
+	st := &seating{ctx: ctx, delay: delay, live: liveOf(members), slots: map[slotKey]*slot{}, exited: make(chan *slot),
 		limits: newSeatLimits(p.cfg.MaxSeatsPerRoom, p.cfg.MaxSeats)}
 	defer p.board.setRefused(nil)
-	for _, m := range members {
-		st.live[idOf(m)] = m
-	}
 	defer func() {
 		for _, s := range st.slots {
 			s.stop()
@@ -169,7 +166,19 @@ func (p *Presence) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			p.note(st, c)
+			if c.Kind == Resync {
+				// We fell behind and the tracker dropped what we missed:
+				// read the members again. (A membership of ours that
+				// vanished meanwhile is found by the delayed leave's
+				// restart, or the refresh.)
+				members, err := p.tracker.Snapshot(ctx)
+				if err != nil {
+					return ignoreClosed(err)
+				}
+				st.live = liveOf(members)
+			} else {
+				p.note(st, c)
+			}
 			timer.Reset(reconcileDelay)
 			continue
 		case s := <-st.exited:
@@ -178,6 +187,14 @@ func (p *Presence) Run(ctx context.Context) error {
 		}
 		p.reconcile(st)
 	}
+}
+
+func liveOf(members []Member) map[memberID]Member {
+	live := make(map[memberID]Member, len(members))
+	for _, m := range members {
+		live[idOf(m)] = m
+	}
+	return live
 }
 
 // seating is the state of one Run, owned by its goroutine: the live members

@@ -2,7 +2,6 @@ package matrixbot
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -156,21 +155,6 @@ func (o *olmDevice) syncKeys(ctx context.Context, resp *mautrix.RespSync, since 
 	o.mach.HandleOTKCounts(ctx, &resp.DeviceOTKCount)
 }
 
-// decryptCache keeps what was decrypted from a batch until the batch is
-// persisted: Olm refuses a message it decrypted before, so a batch handed
-// over again (after a failure while handling it) must reuse the result.
-type decryptCache map[[sha256.Size]byte]*Event
-
-func cacheKey(evt *event.Event) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write([]byte(evt.Sender))
-	h.Write([]byte{0})
-	h.Write(evt.Content.VeryRaw)
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
-}
-
 // toDevice turns one to-device event of a sync into the Event to emit.
 // Olm-encrypted events are decrypted; those the machine consumes itself
 // (room keys, dummies) or cannot decrypt yield nothing (mautrix logs why).
@@ -185,11 +169,13 @@ func (o *olmDevice) toDevice(ctx context.Context, evt *event.Event, cache decryp
 		return Event{}, false
 	}
 	k := cacheKey(evt)
-	if e, ok := cache[k]; ok {
-		return *e, true
+	if e, ok := cache.get(ctx, k, o.log); ok {
+		return e, true
 	}
 	dec := o.mach.HandleEncryptedEvent(ctx, evt)
 	if dec == nil {
+		// Consumed by the machine (room keys are stored at once) or
+		// undecryptable.
 		return Event{}, false
 	}
 	var device id.DeviceID
@@ -211,9 +197,7 @@ func (o *olmDevice) toDevice(ctx context.Context, evt *event.Event, cache decryp
 		SenderDevice: device,
 		SenderKey:    dec.SenderKey,
 	}
-	if cache != nil {
-		cache[k] = &e
-	}
+	cache.put(ctx, k, e, o.log)
 	return e, true
 }
 

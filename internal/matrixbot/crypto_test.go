@@ -26,13 +26,20 @@ const (
 // at a closed port, so anything mautrix tries to fetch fails at once).
 func offlineOlm(t testing.TB) (*Bot, *olmDevice) {
 	t.Helper()
+	return offlineOlmIn(t, t.TempDir())
+}
+
+// offlineOlmIn is offlineOlm on the data dir dir (a second one on the same
+// dir is the bot after a restart).
+func offlineOlmIn(t testing.TB, dir string) (*Bot, *olmDevice) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	b, err := New(nil, Config{HomeserverURL: "http://" + addr, UserID: offlineBot, Password: "x", DataDir: t.TempDir()})
+	b, err := New(nil, Config{HomeserverURL: "http://" + addr, UserID: offlineBot, Password: "x", DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,12 +133,12 @@ func wireEvent(t testing.TB, wire []byte) *event.Event {
 
 func TestOlmDecryptOffline(t *testing.T) {
 	leakcheck.Check(t)
-	_, o := offlineOlm(t)
+	b, o := offlineOlm(t)
 	p := newPeer(t, o)
 	ctx := t.Context()
 
 	// Sender device unknown: decrypted, but no device named.
-	cache := decryptCache{}
+	cache := decryptCache{db: b.db.sql}
 	first := p.encrypt(t, o, "io.element.call.encryption_keys", map[string]any{"n": 1})
 	e, ok := o.toDevice(ctx, first, cache)
 	if !ok || !e.Encrypted || e.SenderDevice != "" || e.SenderKey != id.SenderKey(p.acc.IdentityKey()) ||
@@ -151,14 +158,14 @@ func TestOlmDecryptOffline(t *testing.T) {
 		IdentityKey: p.acc.IdentityKey(), SigningKey: p.acc.SigningKey()}); err != nil {
 		t.Fatal(err)
 	}
-	e, ok = o.toDevice(ctx, p.encrypt(t, o, "io.element.call.encryption_keys", map[string]any{"n": 2}), nil)
+	e, ok = o.toDevice(ctx, p.encrypt(t, o, "io.element.call.encryption_keys", map[string]any{"n": 2}), decryptCache{})
 	if !ok || e.SenderDevice != peerDev || e.Evt.Content.Raw["n"] != 2.0 {
 		t.Errorf("second event: ok=%v %+v", ok, e)
 	}
 
 	// Plain events pass through; garbage and non-Olm algorithms are dropped.
 	plain := wireEvent(t, []byte(`{"type":"io.test.plain","sender":"@x:localhost","content":{"a":"b"}}`))
-	if e, ok := o.toDevice(ctx, plain, nil); !ok || e.Encrypted || e.Evt != plain || e.Sender != "@x:localhost" {
+	if e, ok := o.toDevice(ctx, plain, decryptCache{}); !ok || e.Encrypted || e.Evt != plain || e.Sender != "@x:localhost" {
 		t.Errorf("plain: ok=%v %+v", ok, e)
 	}
 	for _, w := range []string{
@@ -166,7 +173,7 @@ func TestOlmDecryptOffline(t *testing.T) {
 		`{"type":"m.room.encrypted","sender":"@x:localhost","content":{"algorithm":"m.olm.v1.curve25519-aes-sha2","sender_key":"AAAA","ciphertext":{}}}`,
 		`{"type":"m.room.encrypted","sender":"@x:localhost","content":{"algorithm":"m.olm.v1.curve25519-aes-sha2","ciphertext":"not a map"}}`,
 	} {
-		if e, ok := o.toDevice(ctx, wireEvent(t, []byte(w)), nil); ok {
+		if e, ok := o.toDevice(ctx, wireEvent(t, []byte(w)), decryptCache{}); ok {
 			t.Errorf("%s: emitted %+v", w, e)
 		}
 	}

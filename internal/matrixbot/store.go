@@ -26,7 +26,7 @@ type session struct {
 const schema = `
 CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS joined_rooms (room_id TEXT PRIMARY KEY);
-`
+` + decryptedSchema
 
 func openDB(ctx context.Context, dir string) (*db, error) {
 	s, err := store.Open(ctx, dir, dbName)
@@ -80,7 +80,7 @@ func (d *db) saveSession(ctx context.Context, s session, resetSync bool) error {
 		}
 	}
 	if resetSync {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM kv WHERE k = 'next_batch'; DELETE FROM joined_rooms`); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM kv WHERE k = 'next_batch'; DELETE FROM joined_rooms; DELETE FROM decrypted_to_device`); err != nil {
 			return fmt.Errorf("matrixbot: save session: %w", err)
 		}
 	}
@@ -111,7 +111,8 @@ func (d *db) loadSync(ctx context.Context) (nextBatch string, joined map[id.Room
 	return nextBatch, joined, rows.Err()
 }
 
-// saveSync stores next_batch and the joined-room set in one transaction.
+// saveSync stores next_batch and the joined-room set in one transaction,
+// and drops the to-device events decrypted from the batches before it.
 func (d *db) saveSync(ctx context.Context, nextBatch string, joined map[id.RoomID]struct{}) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -123,6 +124,10 @@ func (d *db) saveSync(ctx context.Context, nextBatch string, joined map[id.RoomI
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM joined_rooms`); err != nil {
 		return fmt.Errorf("matrixbot: save joined rooms: %w", err)
+	}
+	// The batch is acknowledged: what was decrypted from it is not needed.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM decrypted_to_device`); err != nil {
+		return fmt.Errorf("matrixbot: prune decrypted to-device events: %w", err)
 	}
 	for r := range joined {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO joined_rooms (room_id) VALUES (?)`, string(r)); err != nil {

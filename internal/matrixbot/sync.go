@@ -98,7 +98,7 @@ func (s *syncer) loop(ctx context.Context) error {
 		return err
 	}
 	s.fullState = s.since != ""
-	s.decrypted = decryptCache{}
+	s.decrypted = decryptCache{db: b.db.sql}
 	s.roomCrypto = newRoomCrypto()
 	for ctx.Err() == nil {
 		if s.olm, err = b.currentOlm(); err != nil {
@@ -176,7 +176,6 @@ func (s *syncer) loop(ctx context.Context) error {
 		}
 		s.since = resp.NextBatch
 		s.fullState = false
-		clear(s.decrypted)
 	}
 	return nil
 }

@@ -114,15 +114,7 @@ func TestOlmToDeviceExchange(t *testing.T) {
 	// Room encryption state from sync.
 	encRoom := env.CreateEncryptedRoom(t, alice)
 	plainRoom := env.CreateRoom(t, aliceUser)
-	for _, room := range []id.RoomID{encRoom, plainRoom} {
-		if _, err := aliceUser.Client.InviteUser(ctx, room, &mautrix.ReqInviteUser{UserID: botUser.ID}); err != nil {
-			t.Fatal(err)
-		}
-		r1.next(t, 20*time.Second, "join", func(e Event) bool {
-			return e.Kind == KindMembership && e.RoomID == room && e.Membership == event.MembershipJoin
-		})
-	}
-	r1.next(t, 20*time.Second, "sync done", syncDone)
+	joinRooms(t, r1, aliceUser, encRoom, plainRoom)
 	if !r1.RoomEncrypted(encRoom) || r1.RoomEncrypted(plainRoom) {
 		t.Errorf("RoomEncrypted: encrypted room %v, plain room %v", r1.RoomEncrypted(encRoom), r1.RoomEncrypted(plainRoom))
 	}

@@ -1,6 +1,7 @@
 package matrixbot
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,47 @@ func rtcMemberIn(room id.RoomID, eventID id.EventID) func(Event) bool {
 	}
 }
 
+// cryptoScene is a bot on the real Synapse that accepts alice's invites
+// (after its first sync), and alice's encrypting device.
+type cryptoScene struct {
+	env       *testenv.Env
+	cfg       Config
+	logger    *slog.Logger
+	logs      *logBuf
+	bot       *running
+	aliceUser *testenv.User
+	alice     *testenv.CryptoClient
+}
+
+func newCryptoScene(t *testing.T) *cryptoScene {
+	t.Helper()
+	env := testenv.Require(t)
+	botUser := env.RegisterUser(t, "bot")
+	aliceUser := env.RegisterUser(t, "alice")
+	leakcheck.Check(t)
+	logger, logs := newLogger(t)
+	cfg := botConfig(env, botUser, t.TempDir())
+	cfg.Invites = InvitePolicy{AllowUsers: []id.UserID{aliceUser.ID}}
+	r := start(t, newBot(t, logger, cfg))
+	r.next(t, 20*time.Second, "first sync", syncDone)
+	return &cryptoScene{env: env, cfg: cfg, logger: logger, logs: logs, bot: r, aliceUser: aliceUser, alice: env.NewCryptoClient(t, aliceUser)}
+}
+
+// joinRooms has inviter invite the bot into each room and returns once the
+// bot has joined them all and a sync has ended after.
+func joinRooms(t *testing.T, r *running, inviter *testenv.User, rooms ...id.RoomID) {
+	t.Helper()
+	for _, room := range rooms {
+		if _, err := inviter.Client.InviteUser(t.Context(), room, &mautrix.ReqInviteUser{UserID: r.cfg.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		r.next(t, 20*time.Second, "join", func(e Event) bool {
+			return e.Kind == KindMembership && e.RoomID == room && e.Membership == event.MembershipJoin
+		})
+	}
+	r.next(t, 20*time.Second, "sync done", syncDone)
+}
+
 // TestEncryptedStickyMemberships (#9 defect 5) runs the bot on the real
 // Synapse with an encrypting client in a Megolm room, as an Element Call
 // matrix_2_0 member: its sticky rtc.member event, encrypted with a session
@@ -30,30 +72,15 @@ func rtcMemberIn(room id.RoomID, eventID id.EventID) func(Event) bool {
 // the bot asks the sender for the key, and when the key arrives the same
 // event comes out Decrypted; hostile ciphertext is refused, not emitted.
 func TestEncryptedStickyMemberships(t *testing.T) {
-	env := testenv.Require(t)
-	botUser := env.RegisterUser(t, "bot")
-	aliceUser := env.RegisterUser(t, "alice")
-	leakcheck.Check(t)
+	sc := newCryptoScene(t)
+	env, r, alice, aliceUser, botUser, logs := sc.env, sc.bot, sc.alice, sc.aliceUser, sc.cfg.UserID, sc.logs
 	ctx := t.Context()
-	logger, logs := newLogger(t)
-	cfg := botConfig(env, botUser, t.TempDir())
-	cfg.Invites = InvitePolicy{AllowUsers: []id.UserID{aliceUser.ID}}
-	r := start(t, newBot(t, logger, cfg))
-	r.next(t, 20*time.Second, "first sync", syncDone)
-
-	alice := env.NewCryptoClient(t, aliceUser)
 	room := env.CreateEncryptedRoom(t, alice)
-	if _, err := aliceUser.Client.InviteUser(ctx, room, &mautrix.ReqInviteUser{UserID: botUser.ID}); err != nil {
-		t.Fatal(err)
-	}
-	r.next(t, 20*time.Second, "join", func(e Event) bool {
-		return e.Kind == KindMembership && e.RoomID == room && e.Membership == event.MembershipJoin
-	})
-	r.next(t, 20*time.Second, "sync done", syncDone)
+	joinRooms(t, r, aliceUser, room)
 
 	// The session is shared with the bot first: decrypted at once.
 	content := testenv.RTCMemberContent(aliceUser.ID, alice.DeviceID(), "m-one", env.ServiceURL)
-	first, err := alice.SendStickyEncrypted(ctx, room, testenv.RTCMember, content, time.Hour, aliceUser.ID, botUser.ID)
+	first, err := alice.SendStickyEncrypted(ctx, room, testenv.RTCMember, content, time.Hour, aliceUser.ID, botUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +106,12 @@ func TestEncryptedStickyMemberships(t *testing.T) {
 		t.Fatalf("undecryptable event: %+v, evt %+v", u, u.Evt)
 	}
 	req := alice.Receive(t, 20*time.Second, testenv.OfType(event.ToDeviceRoomKeyRequest.Type))
-	if body, _ := req.Content["body"].(map[string]any); req.Sender != botUser.ID || body["room_id"] != room.String() {
+	if body, _ := req.Content["body"].(map[string]any); req.Sender != botUser || body["room_id"] != room.String() {
 		t.Errorf("key request: %+v", req)
 	}
 
 	// The key arrives late: the same event, decrypted.
-	if err := alice.ForwardRoomKey(ctx, room, map[id.UserID][]id.DeviceID{botUser.ID: {r.Client().DeviceID}}); err != nil {
+	if err := alice.ForwardRoomKey(ctx, room, map[id.UserID][]id.DeviceID{botUser: {r.Client().DeviceID}}); err != nil {
 		t.Fatal(err)
 	}
 	late := r.next(t, 20*time.Second, "the late decryption", func(e Event) bool {

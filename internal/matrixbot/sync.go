@@ -72,9 +72,13 @@ type syncer struct {
 	// to-device messages and device lists still resume where they stopped.
 	fullState bool
 	joined    map[id.RoomID]struct{}
-	lastOTK   *mautrix.OTKCount
-	lastFB    []id.KeyAlgorithm
-	actions   []action
+	// snapshot holds, until the first batch of a run resuming from a saved
+	// position is saved, every joined room's sticky events (sync_sticky.go).
+	snapshot     map[id.RoomID][]*event.Event
+	snapshotDone bool
+	lastOTK      *mautrix.OTKCount
+	lastFB       []id.KeyAlgorithm
+	actions      []action
 }
 
 type actionKind int
@@ -131,6 +135,22 @@ func (s *syncer) loop(ctx context.Context) error {
 			s.stateAfter = v.UnstableFeatures["org.matrix.msc4222"] || v.ContainsGreaterOrEqual(mautrix.SpecV116)
 			b.logger.Debug("homeserver features", "state_after", s.stateAfter)
 		}
+		if s.fullState && !s.snapshotDone {
+			snap, err := s.stickySnapshot(ctx)
+			switch {
+			case err == nil:
+				s.snapshot, s.snapshotDone = snap, true
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, mautrix.MUnknownToken):
+				// The sync request below fails the same way and logs in again.
+			default:
+				if !s.failed(ctx, "sticky snapshot", err) {
+					return nil
+				}
+				continue
+			}
+		}
 		resp, err := s.request(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -176,6 +196,7 @@ func (s *syncer) loop(ctx context.Context) error {
 		}
 		s.since = resp.NextBatch
 		s.fullState = false
+		s.snapshot = nil
 	}
 	return nil
 }

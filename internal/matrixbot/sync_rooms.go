@@ -125,6 +125,10 @@ func (s *syncer) handleJoined(ctx context.Context, rooms map[id.RoomID]*mautrix.
 				return err
 			}
 		}
+		// The snapshot's sticky events are older than anything below.
+		if err := s.stickyEvents(ctx, room); err != nil {
+			return err
+		}
 		if err := s.roomEvents(ctx, room, SourceState, data.State.Events); err != nil {
 			return err
 		}

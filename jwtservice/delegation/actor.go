@@ -21,6 +21,7 @@ type actor struct {
 	// observed is when another poller last listed a room's participants
 	// (ObserveRoom), for rooms with jobs: their own lookups wait.
 	observed map[string]time.Time
+	listing  map[string]bool // rooms whose listing (ours) is in flight
 	sends    sentLog
 	timers   timerHeap
 	nextID   uint64
@@ -34,7 +35,8 @@ type actor struct {
 
 func newActor(m *Manager, ctx context.Context) *actor {
 	return &actor{m: m, ctx: ctx, jobs: make(map[jobKey]*job), perUser: make(map[string]int),
-		byRoom: make(map[string]map[string]*job), observed: make(map[string]time.Time), results: make(chan result)}
+		byRoom: make(map[string]map[string]*job), observed: make(map[string]time.Time),
+		listing: make(map[string]bool), results: make(chan result)}
 }
 
 // loop serves messages until Run's context ends or Close is called.

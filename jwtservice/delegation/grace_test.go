@@ -25,12 +25,12 @@ func TestGraceThenSend(t *testing.T) {
 		t.Fatalf("state %s after a sanity miss, want Departing", s)
 	}
 	h.advance(grace)
-	if got, want := h.causes(1), "Added>Found>Gone>Gone>Sent"; got != want {
+	if got, want := h.causes(1), "Added>Found>NotListed>Gone>Sent"; got != want {
 		t.Errorf("causes %s, want %s", got, want)
 	}
 	checkOffsets(t, "sends", h.hs.callsFor("d1", "send"), secs(8))
 	rep, err := h.m.Report(context.Background())
-	if err != nil || len(rep.Jobs) != 0 || len(rep.Sent) != 1 || rep.Sent[0].Reason != "Gone" || rep.Sent[0].Result != "sent" {
+	if err != nil || len(rep.Jobs) != 0 || len(rep.Sent) != 1 || rep.Sent[0].Reason != "NotListed" || rep.Sent[0].Result != "sent" {
 		t.Errorf("report %+v %v", rep, err)
 	}
 }
@@ -94,7 +94,7 @@ func TestObservationReplacesPolling(t *testing.T) {
 	h.advance(time.Second)
 	h.m.ObserveRoom(room, []string{"someone-else"}, h.clock.Now())
 	h.advance(grace)
-	if got, want := h.causes(1), "Added>Found>ObservedGone>Gone>Sent"; got != want {
+	if got, want := h.causes(1), "Added>Found>NotListed>Gone>Sent"; got != want {
 		t.Errorf("causes %s, want %s", got, want)
 	}
 }
@@ -151,5 +151,34 @@ func TestReloadAfterRestart(t *testing.T) {
 	saved, _ = st.Load(context.Background())
 	if len(saved) != 2 {
 		t.Errorf("%d jobs stored after the send, want 2", len(saved))
+	}
+}
+
+// TestSanityListsEachRoomOnce: the phase-2 checks of a room's jobs share
+// one listing per interval, and a failed listing gets retried.
+func TestSanityListsEachRoomOnce(t *testing.T) {
+	h := newHarness(t, withGrace)
+	for _, id := range []string{"a", "b", "c"} {
+		h.lk.set(room, id, true)
+		h.add(h.params(room, id, "d-"+id, time.Hour))
+	}
+	h.lk.set("room-2", "d", true)
+	h.add(h.params("room-2", "d", "d-d", time.Hour))
+	h.advance(5 * time.Second)
+	if n := h.lk.listCount(); n != 2 {
+		t.Errorf("%d listings for two rooms, want 2", n)
+	}
+	h.lk.setErr(errTransport)
+	h.advance(5 * time.Second)
+	h.lk.setErr(nil)
+	h.lk.set(room, "b", false)
+	h.advance(5 * time.Second)
+	if n := h.lk.listCount(); n != 6 {
+		t.Errorf("%d listings after three intervals, want 6", n)
+	}
+	for id, want := range map[string]State{"a": StateConnected, "b": StateDeparting, "c": StateConnected} {
+		if s := h.state(room, id); s != want {
+			t.Errorf("%s: %s, want %s", id, s, want)
+		}
 	}
 }

@@ -166,7 +166,8 @@ type fakeLK struct {
 	mu      sync.Mutex
 	present map[jobKey]bool
 	err     error // returned instead when set
-	calls   int
+	calls   int   // lookups and listings
+	lists   int   // listings
 }
 
 func newFakeLK() *fakeLK { return &fakeLK{present: map[jobKey]bool{}} }
@@ -184,10 +185,33 @@ func (f *fakeLK) GetParticipant(_ context.Context, req *livekit.RoomParticipantI
 	return nil, twirp.NotFoundError("participant not found")
 }
 
+func (f *fakeLK) ListParticipants(_ context.Context, req *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	f.lists++
+	if f.err != nil {
+		return nil, f.err
+	}
+	resp := &livekit.ListParticipantsResponse{}
+	for k, present := range f.present {
+		if present && k.room == req.Room {
+			resp.Participants = append(resp.Participants, &livekit.ParticipantInfo{Identity: k.identity})
+		}
+	}
+	return resp, nil
+}
+
 func (f *fakeLK) set(room, identity string, present bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.present[jobKey{room, identity}] = present
+}
+
+func (f *fakeLK) listCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists
 }
 
 func (f *fakeLK) setErr(err error) {
@@ -381,6 +405,8 @@ func jsonBody(v any) string {
 var errTransport = errors.New("connection refused")
 
 type (
-	livekitIdentity = livekit.RoomParticipantIdentity
-	livekitInfo     = livekit.ParticipantInfo
+	livekitIdentity    = livekit.RoomParticipantIdentity
+	livekitInfo        = livekit.ParticipantInfo
+	livekitListRequest = livekit.ListParticipantsRequest
+	livekitList        = livekit.ListParticipantsResponse
 )

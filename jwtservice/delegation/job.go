@@ -22,14 +22,16 @@ const (
 	opRestart               // restart the delayed event
 	opSend                  // send the delayed event
 	opConfirm               // end of the reconnect grace: is the participant back?
+	opList                  // phase 2 for a whole room: who is there?
 )
 
 // result is what a call goroutine reports to the actor.
 type result struct {
 	job     *job
 	op      op
-	present bool  // lookups: the participant is on LiveKit
-	lkErr   error // lookups: presence unknown
+	present bool        // lookups: the participant is on LiveKit
+	lkErr   error       // lookups: presence unknown
+	list    observation // opList: the room as listed
 	cs      csResult
 }
 
@@ -50,7 +52,7 @@ type job struct {
 	seenAt    time.Time // last time the participant was known to be on LiveKit
 	deadline  time.Time // when the delayed event fires unless restarted
 	sendBy    time.Time // when send retries stop
-	reason    string    // the input that made the job send, for the sent log
+	reason    string    // how the participant left (the input that began it), for the sent log
 	pollWait  backoffState
 	retry     backoffState // restart or send retries
 }
@@ -138,18 +140,21 @@ func (a *actor) signal(j *job, sig signal) {
 	case StateConnected:
 		// Restart at once: we do not know how long ago the client last
 		// restarted it. Then phase 2, if enabled.
-		j.seenAt = now
+		j.seenAt, j.reason = now, ""
 		j.retry.reset()
 		a.restart(j)
 		a.scheduleSanity(j, now)
 		a.save(j)
 	case StateDeparting:
+		j.reason = sig.String() // how it left, for the sent log
 		j.log.Info("delegation: participant left LiveKit; waiting for a reconnect", "grace", a.m.cfg.ReconnectGrace)
 		a.timers.set(j, timerGrace, now.Add(a.m.cfg.ReconnectGrace))
 	case StateDisconnected:
 		// Retry the send until the event would have fired by itself,
 		// within [1 s, 1 h].
-		j.reason = sig.String()
+		if j.reason == "" {
+			j.reason = sig.String()
+		}
 		j.sendBy = now.Add(min(max(j.deadline.Sub(now), minSendWindow), maxSendWindow))
 		j.retry.reset()
 		a.send(j)
@@ -255,6 +260,15 @@ func (a *actor) result(r result) {
 			j.log.Warn("delegation: reconnect check failed; treating the participant as gone", "err", r.lkErr)
 		}
 		a.signal(j, sigGone)
+
+	case r.op == opList:
+		delete(a.listing, r.list.room)
+		if r.lkErr != nil {
+			// Unknown is not absent: the next listing decides.
+			j.log.Warn("delegation: room listing failed; ignored", "err", r.lkErr)
+			return
+		}
+		a.observeRoom(r.list)
 
 	case r.op == opRestart && (j.state == StateConnected || j.state == StateDeparting):
 		a.restarted(j, r.cs, now)

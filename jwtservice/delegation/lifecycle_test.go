@@ -227,6 +227,10 @@ func TestShortID(t *testing.T) {
 // lkFunc is a Participants whose GetParticipant runs f.
 type lkFunc func(ctx context.Context) error
 
+func (f lkFunc) ListParticipants(ctx context.Context, _ *livekitListRequest) (*livekitList, error) {
+	return nil, f(ctx)
+}
+
 func (f lkFunc) GetParticipant(ctx context.Context, _ *livekitIdentity) (*livekitInfo, error) {
 	return nil, f(ctx)
 }

@@ -38,9 +38,12 @@ type Params struct {
 
 // Participants is the part of the LiveKit RoomService the manager uses;
 // *lksdk.RoomServiceClient satisfies it. GetParticipant reports a confirmed
-// absence with a Twirp NotFound error or ErrParticipantNotFound.
+// absence with a Twirp NotFound error or ErrParticipantNotFound;
+// ListParticipants (the phase-2 checks of a whole room at once) reports a
+// room that does not exist, so has nobody, with a Twirp NotFound error.
 type Participants interface {
 	GetParticipant(ctx context.Context, req *livekit.RoomParticipantIdentity) (*livekit.ParticipantInfo, error)
+	ListParticipants(ctx context.Context, req *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error)
 }
 
 // Transition describes one state change, for Config.Observe.
@@ -54,8 +57,9 @@ type Transition struct {
 // Config holds the manager's knobs; the zero value gives the defaults.
 type Config struct {
 	// SanityCheckInterval is how often a connected participant is looked
-	// up on LiveKit (phase 2); 0 disables it. A room another poller
-	// reported through ObserveRoom within the interval is not looked up.
+	// up on LiveKit (phase 2); 0 disables it. The jobs of one room share
+	// one listing of it per interval, and a room another poller reported
+	// through ObserveRoom within the interval is not listed.
 	SanityCheckInterval time.Duration
 	// ReconnectGrace is how long a participant that vanished from LiveKit
 	// without leaving (connection aborted, sanity miss) may take to come

@@ -170,11 +170,11 @@ func TestSanityMissSends(t *testing.T) {
 	h.lk.setErr(nil)
 	h.lk.set(room, ident, false)
 	h.advance(30 * time.Second) // sanity at 90: gone
-	if got, want := h.causes(1), "Added>Found>Gone>Sent"; got != want {
+	if got, want := h.causes(1), "Added>Found>NotListed>Sent"; got != want {
 		t.Errorf("causes %s, want %s", got, want)
 	}
 	checkOffsets(t, "sends", h.hs.callsFor("d1", "send"), secs(90))
-	// lookups: phase 1 at 0, sanity at 30, 60, 90.
+	// a lookup in phase 1 at 0, listings of the room at 30, 60, 90.
 	if n := h.lk.callCount(); n != 4 {
 		t.Errorf("%d lookups, want 4", n)
 	}

@@ -1,6 +1,12 @@
 package delegation
 
-import "time"
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+)
 
 // observation is what another poller saw of one LiveKit room.
 type observation struct {
@@ -15,6 +21,7 @@ type observation struct {
 // out). It counts as a sanity check of every job in the room, so rooms the
 // enforcer lists are not polled twice: a job's participant that is absent
 // is treated as gone (after the reconnect grace), one present as connected.
+// The manager's own phase-2 checks go through the same path.
 // It never blocks; an observation that finds the queue full is dropped.
 func (m *Manager) ObserveRoom(room string, identities []string, at time.Time) {
 	o := observation{room: room, identities: make(map[string]bool, len(identities)), at: at}
@@ -54,15 +61,38 @@ func (a *actor) observeRoom(o observation) {
 	}
 }
 
-// sanity runs a phase-2 lookup unless another poller listed the room
-// within the interval; then it waits for the interval from that listing.
+// sanity is j's phase-2 check: a listing of its room, shared by the jobs
+// there, unless the room was listed (by us or another poller) within the
+// interval; then it waits for the interval from that listing. j looks again
+// after the interval whatever the listing finds, so a failed one does not
+// end its checks.
 func (a *actor) sanity(j *job) {
-	iv := a.m.cfg.SanityCheckInterval
-	if t, ok := a.observed[j.p.Room]; ok && a.m.cfg.Now().Sub(t) < iv {
+	iv, now, room := a.m.cfg.SanityCheckInterval, a.m.cfg.Now(), j.p.Room
+	if t, ok := a.observed[room]; ok && now.Sub(t) < iv {
 		a.timers.set(j, timerPoll, t.Add(iv))
 		return
 	}
-	a.lookup(j, opSanity)
+	a.timers.set(j, timerPoll, now.Add(iv))
+	if a.listing[room] {
+		return
+	}
+	a.listing[room] = true
+	lk := a.m.lk
+	a.spawn(j, opList, func(ctx context.Context) result {
+		o := observation{room: room, identities: map[string]bool{}, at: now}
+		resp, err := lk.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
+		switch {
+		case isNotFound(err): // no such room: nobody there
+		case err != nil:
+			return result{list: o, lkErr: fmt.Errorf("ListParticipants: %w", err)}
+		}
+		for _, p := range resp.GetParticipants() {
+			if p.GetState() != livekit.ParticipantInfo_DISCONNECTED {
+				o.identities[p.GetIdentity()] = true
+			}
+		}
+		return result{list: o}
+	})
 }
 
 func later(a, b time.Time) time.Time {

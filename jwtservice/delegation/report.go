@@ -38,9 +38,11 @@ type SentReport struct {
 	Room     string    `json:"livekit_room"`
 	Identity string    `json:"livekit_identity"`
 	At       time.Time `json:"at"`
-	// Reason is the input that made the job send: Left (the client left),
-	// Gone (LiveKit no longer has it), ConnAborted, ObservedGone (the
-	// enforcer saw it gone), WaitExpired (it never connected).
+	// Reason is how the participant left: Left (it said so), ConnAborted
+	// (LiveKit's webhook: its connection ended), NotListed (a listing of
+	// the room, ours or the enforcer's, lacked it), Gone (a lookup of it
+	// failed to find it, e.g. right after a restart), WaitExpired (it never
+	// connected).
 	Reason string `json:"reason"`
 	// Result is sent, or failed (retries ran out; the homeserver fires
 	// the event at its deadline).

@@ -92,7 +92,7 @@ const (
 	sigSent                 // send succeeded or the event had already fired (404)
 	sigSendFailed           // send retries ran out
 	sigReplaced             // a newer job for the same participant was added
-	sigObservedGone         // another poller (the enforcer) saw the room without the participant
+	sigObservedGone         // a listing of the room (ours or the enforcer's) did not have the participant
 )
 
 func (s signal) String() string {
@@ -122,7 +122,7 @@ func (s signal) String() string {
 	case sigReplaced:
 		return "Replaced"
 	case sigObservedGone:
-		return "ObservedGone"
+		return "NotListed"
 	}
 	return fmt.Sprintf("signal(%d)", int(s))
 }

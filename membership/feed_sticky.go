@@ -28,15 +28,27 @@ func (f *Feed) decodeSticky(ev matrixbot.Event) (Update, bool) {
 	source := func(key string) Source {
 		return Source{Room: ev.RoomID, EventType: RTCStickyEventType, StateKey: string(e.Sender) + "|" + key}
 	}
+	origin := time.UnixMilli(e.Timestamp)
 	if key, ok := stickyWithdrawal(e.Content.VeryRaw); ok {
-		return Update{Source: source(key)}, true
+		return f.newerSticky(ev, Update{Source: source(key)}, origin)
 	}
-	m, err := ParseRTCSticky(ev.RoomID, e.Sender, e.Content.VeryRaw, time.UnixMilli(e.Timestamp), ttl)
+	m, err := ParseRTCSticky(ev.RoomID, e.Sender, e.Content.VeryRaw, origin, ttl)
 	f.logRefused(ev, err)
 	if m == nil {
 		return Update{}, false
 	}
-	return Update{Source: source(m.StateKey), Members: one(m)}, true
+	return f.newerSticky(ev, Update{Source: source(m.StateKey), Members: one(m)}, origin)
+}
+
+// newerSticky passes u on unless an event of its source sent later was
+// read already (ev was decrypted late).
+func (f *Feed) newerSticky(ev matrixbot.Event, u Update, origin time.Time) (Update, bool) {
+	if !f.roster.stickyCurrent(u.Source, origin) {
+		f.logger.Info("call membership ignored", "room", ev.RoomID, "sender", ev.Evt.Sender, "event_id", ev.Evt.ID,
+			"reason", "a newer event of the same sticky key was read before")
+		return Update{}, false
+	}
+	return u, true
 }
 
 // stickyTTL is how long after its origin_server_ts a sticky event lasts:

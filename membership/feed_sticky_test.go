@@ -81,6 +81,31 @@ func TestFeedReadsStickyMembershipsFromTimeline(t *testing.T) {
 	}
 }
 
+// TestLateDecryptionDoesNotUndoNewerEvent (#9 defect 5): a membership
+// decrypted late (its key came after a newer event of the same sticky key,
+// here the withdrawal) does not bring the member back.
+func TestLateDecryptionDoesNotUndoNewerEvent(t *testing.T) {
+	alice := "@alice:example.org"
+	_, tr, _, send := runFeed(t)
+	send(roomMemberEvent(feedBot, "join"), roomMemberEvent(alice, "join"), matrixbot.Event{Kind: matrixbot.KindSyncDone, Initial: true})
+	join := rtcEvent(t, matrixbot.SourceTimeline, "$join", alice, "ADEV", "m-a", time.Hour, nil)
+	leave := rtcEvent(t, matrixbot.SourceTimeline, "$leave", alice, "ADEV", "m-a", time.Hour, map[string]any{"msc4354_sticky_key": "m-a"})
+	join.Evt.Timestamp = leave.Evt.Timestamp - 1000
+	join.Decrypted = true
+	send(leave, matrixbot.Event{Kind: matrixbot.KindSyncDone})
+	send(join, matrixbot.Event{Kind: matrixbot.KindSyncDone})
+	if got := liveDevices(t, tr); len(got) != 0 {
+		t.Fatalf("a late-decrypted older join undid the newer withdrawal: members %v", got)
+	}
+	// A newer join of the same key counts.
+	again := rtcEvent(t, matrixbot.SourceTimeline, "$again", alice, "ADEV", "m-a", time.Hour, nil)
+	again.Evt.Timestamp = leave.Evt.Timestamp + 1000
+	send(again, matrixbot.Event{Kind: matrixbot.KindSyncDone})
+	if got := liveDevices(t, tr); !slices.Equal(got, []string{"ADEV"}) {
+		t.Fatalf("members %v, want [ADEV]", got)
+	}
+}
+
 // TestStickyExpiryFromRemainingTTL: the server's unsigned sticky TTL is
 // what is left from now, not from the event's origin: an old membership
 // delivered late (after a restart, or to a bot that joined later) lasts

@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -20,6 +21,9 @@ type Roster struct {
 	// call memberships, until they decrypt (and the batch that carried the
 	// decryption is in the tracker), expire or the room is forgotten.
 	unreadable map[id.RoomID]map[id.EventID]unreadableMark
+	// stickySeen is, per sticky membership source, the origin time of the
+	// newest event read: a late decryption must not undo a newer event.
+	stickySeen map[Source]time.Time
 	now        func() time.Time
 }
 
@@ -40,6 +44,7 @@ func NewRoster() *Roster {
 	return &Roster{
 		rooms:      map[id.RoomID]map[id.UserID]bool{},
 		unreadable: map[id.RoomID]map[id.EventID]unreadableMark{},
+		stickySeen: map[Source]time.Time{},
 		now:        time.Now,
 	}
 }
@@ -78,6 +83,7 @@ func (r *Roster) forget(room id.RoomID) {
 	r.mu.Lock()
 	delete(r.rooms, room)
 	delete(r.unreadable, room)
+	maps.DeleteFunc(r.stickySeen, func(src Source, _ time.Time) bool { return src.Room == room })
 	r.mu.Unlock()
 }
 

@@ -74,3 +74,32 @@ func (r *Roster) settleUnreadable() {
 		}
 	}
 }
+
+// maxStickySeen bounds stickySeen; beyond it, entries whose events can no
+// longer be sticky go first, then arbitrary ones (which only loses the
+// ordering guard for them).
+const maxStickySeen = 4096
+
+// stickyCurrent reports whether a sticky event of src sent at origin is at
+// least as new as every one read before, and records it if so. Events
+// normally arrive in order; a late decryption does not, and the newer
+// event (a withdrawal, say) must win.
+func (r *Roster) stickyCurrent(src Source, origin time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if last, ok := r.stickySeen[src]; ok && origin.Before(last) {
+		return false
+	}
+	if _, ok := r.stickySeen[src]; !ok && len(r.stickySeen) >= maxStickySeen {
+		cutoff := r.now().Add(-MaxStickyTTL)
+		maps.DeleteFunc(r.stickySeen, func(_ Source, t time.Time) bool { return t.Before(cutoff) })
+		for k := range r.stickySeen {
+			if len(r.stickySeen) < maxStickySeen {
+				break
+			}
+			delete(r.stickySeen, k)
+		}
+	}
+	r.stickySeen[src] = origin
+	return true
+}

@@ -32,8 +32,8 @@ func TestEnforcementOnLiveKit(t *testing.T) {
 	roomExists := func() bool { return lkRoomExists(t, env, lkRoom) }
 
 	lkConnect(t, env, addr, alice, room, "ALICEDEV")
+	connected := time.Now() // before mallory starts connecting: LiveKit cannot have seen her earlier
 	lkConnect(t, env, addr, mallory, room, "MDEV")
-	connected := time.Now()
 	want := []string{aliceIdent, malloryIdent}
 	slices.Sort(want)
 	waitFor(t, 5*time.Second, "both connected", func() bool { return slices.Equal(participants(), want) })

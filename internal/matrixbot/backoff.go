@@ -2,11 +2,14 @@ package matrixbot
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
+
+	"maunium.net/go/mautrix"
 )
 
 // backoff yields exponentially growing delays between Initial and Max, each
@@ -32,14 +35,15 @@ func (b *backoff) reset() { b.attempt = 0 }
 // probeTimeout bounds one probe of the homeserver.
 const probeTimeout = 5 * time.Second
 
-// wait waits out the next backoff delay after a failed request, or less:
-// it probes the homeserver every ProbeInterval meanwhile and returns as
-// soon as the server answers after having failed to. So a homeserver back
-// from an outage is synced with again within a probe interval, not after a
-// delay that grew while it was down; a server that answers throughout
-// (failing only the request itself) gets the full delay. It reports
-// whether ctx is still alive.
-func (b *Bot) wait(ctx context.Context, d time.Duration) bool {
+// wait waits out the next backoff delay d after the failed request's err,
+// or less: it probes the homeserver every ProbeInterval meanwhile and
+// returns as soon as the server answers after having been unreachable (err
+// says so, or a probe failed). So a homeserver back from an outage is
+// synced with again within a probe interval, not after a delay that grew
+// while it was down; a server that answers throughout (failing only the
+// request itself) gets the full delay. It reports whether ctx is still
+// alive.
+func (b *Bot) wait(ctx context.Context, d time.Duration, err error) bool {
 	if d <= b.cfg.ProbeInterval {
 		return sleep(ctx, d)
 	}
@@ -47,7 +51,7 @@ func (b *Bot) wait(ctx context.Context, d time.Duration) bool {
 	defer end.Stop()
 	tick := time.NewTicker(b.cfg.ProbeInterval)
 	defer tick.Stop()
-	down := false
+	down := unreachable(err)
 	for {
 		select {
 		case <-ctx.Done():
@@ -82,4 +86,21 @@ func (b *Bot) probe(ctx context.Context) bool {
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	return res.StatusCode == http.StatusOK
+}
+
+// unreachable reports whether err says the homeserver did not answer: no
+// HTTP response at all, or a gateway's 502, 503 or 504 in front of it.
+func unreachable(err error) bool {
+	var he mautrix.HTTPError
+	if !errors.As(err, &he) {
+		return false
+	}
+	if he.Response == nil {
+		return true
+	}
+	switch he.Response.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }

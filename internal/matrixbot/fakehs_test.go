@@ -24,6 +24,9 @@ type fakeHS struct {
 	failed   atomic.Int64 // requests refused while down
 	probes   atomic.Int64 // /versions requests
 	longPoll atomic.Bool  // syncs with a timeout wait until the client leaves
+	syncErr  atomic.Bool  // /sync answers 500 M_UNKNOWN, the rest as usual
+	sync502  atomic.Int64 // this many /sync requests get a gateway's 502
+	syncHits atomic.Int64 // /sync requests, whatever the answer
 
 	mu      sync.Mutex
 	waiting chan struct{} // closed when a long poll starts
@@ -55,8 +58,20 @@ func (f *fakeHS) longPolling() <-chan struct{} {
 }
 
 func (f *fakeHS) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/_matrix/client/versions" {
+	switch r.URL.Path {
+	case "/_matrix/client/versions":
 		f.probes.Add(1)
+	case "/_matrix/client/v3/sync":
+		f.syncHits.Add(1)
+		if f.sync502.Add(-1) >= 0 {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			return
+		}
+		if f.syncErr.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"errcode":"M_UNKNOWN","error":"internal"}`))
+			return
+		}
 	}
 	if f.down.Load() {
 		f.failed.Add(1)

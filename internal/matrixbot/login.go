@@ -34,7 +34,7 @@ func (b *Bot) loginLoop(ctx context.Context, bo *backoff, passwordOnly bool) (*m
 		}
 		d := bo.next()
 		b.logger.Warn("login failed, retrying", "err", err, "retry_in", d)
-		if !b.wait(ctx, d) {
+		if !b.wait(ctx, d, err) {
 			return nil, ctx.Err()
 		}
 	}

@@ -213,7 +213,7 @@ func (s *syncer) failed(ctx context.Context, what string, err error) bool {
 func (s *syncer) retry(ctx context.Context, what string, err error) bool {
 	d := s.bo.next()
 	s.bot.logger.Warn(what+" failed, retrying", "err", err, "retry_in", d)
-	return s.bot.wait(ctx, d)
+	return s.bot.wait(ctx, d, err)
 }
 
 func (s *syncer) request(ctx context.Context) (*mautrix.RespSync, error) {

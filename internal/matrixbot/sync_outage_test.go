@@ -1,8 +1,12 @@
 package matrixbot
 
 import (
+	"errors"
+	"net/http"
 	"testing"
 	"time"
+
+	"maunium.net/go/mautrix"
 
 	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
 )
@@ -38,6 +42,58 @@ func TestSyncResumesOnceServerAnswers(t *testing.T) {
 	})
 	if failures != 1 {
 		t.Errorf("%d KindSyncFailed for one failed sync request", failures)
+	}
+}
+
+// TestSyncResumesWhenServerBackBeforeProbe (#9 defect 12): the sync failed
+// because the server was unreachable (a gateway's 502) and it is back
+// before the first probe: that probe's answer is enough to retry now.
+func TestSyncResumesWhenServerBackBeforeProbe(t *testing.T) {
+	leakcheck.Check(t)
+	hs := newFakeHS(t)
+	cfg := hs.config(t)
+	cfg.Backoff = Backoff{Initial: time.Hour, Max: time.Hour}
+	cfg.ProbeInterval = 20 * time.Millisecond
+	r := start(t, newBot(t, nil, cfg))
+	r.next(t, 30*time.Second, "first sync", syncDone)
+	hs.sync502.Store(1)
+	r.next(t, 30*time.Second, "a failed sync", func(e Event) bool { return e.Kind == KindSyncFailed })
+	r.next(t, 30*time.Second, "a sync after it (not after the hour's retry wait)", syncDone)
+}
+
+// TestSyncBackoffWhileServerAnswers (#9 defect 12): a sync that fails on
+// a homeserver that answers (HTTP 500, /versions fine) is not retried
+// early: the probes find nothing changed and the full retry wait applies.
+func TestSyncBackoffWhileServerAnswers(t *testing.T) {
+	leakcheck.Check(t)
+	hs := newFakeHS(t)
+	cfg := hs.config(t)
+	cfg.Backoff = Backoff{Initial: time.Hour, Max: time.Hour}
+	cfg.ProbeInterval = 10 * time.Millisecond
+	r := start(t, newBot(t, nil, cfg))
+	r.next(t, 30*time.Second, "first sync", syncDone)
+	hs.syncErr.Store(true)
+	r.next(t, 30*time.Second, "a failed sync", func(e Event) bool { return e.Kind == KindSyncFailed })
+	hits, probes := hs.syncHits.Load(), hs.probes.Load()
+	waitUntil(t, 30*time.Second, "probes", func() bool { return hs.probes.Load() >= probes+5 })
+	if n := hs.syncHits.Load(); n != hits {
+		t.Fatalf("%d sync retries while the server answered throughout, want none before the retry wait ends", n-hits)
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	status := func(code int) error {
+		return mautrix.HTTPError{Response: &http.Response{StatusCode: code}, Message: "x"}
+	}
+	for err, want := range map[error]bool{
+		mautrix.HTTPError{Message: "request error", WrappedError: errors.New("connection refused")}: true,
+		status(502): true, status(503): true, status(504): true,
+		status(500): false, status(429): false, status(404): false,
+		errors.New("database is locked"): false,
+	} {
+		if got := unreachable(err); got != want {
+			t.Errorf("unreachable(%v) = %v, want %v", err, got, want)
+		}
 	}
 }
 

@@ -16,13 +16,7 @@ import (
 // answers again the sync resumes at the next probe, not after the wait;
 // every failed sync request is reported as KindSyncFailed with its error.
 func TestSyncResumesOnceServerAnswers(t *testing.T) {
-	leakcheck.Check(t)
-	hs := newFakeHS(t)
-	cfg := hs.config(t)
-	cfg.Backoff = Backoff{Initial: time.Hour, Max: time.Hour}
-	cfg.ProbeInterval = 20 * time.Millisecond
-	r := start(t, newBot(t, nil, cfg))
-	r.next(t, 30*time.Second, "first sync", syncDone)
+	hs, r := hourBackoffBot(t, 20*time.Millisecond)
 
 	hs.down.Store(true)
 	failed := r.next(t, 30*time.Second, "a failed sync", func(e Event) bool { return e.Kind == KindSyncFailed })
@@ -49,13 +43,7 @@ func TestSyncResumesOnceServerAnswers(t *testing.T) {
 // because the server was unreachable (a gateway's 502) and it is back
 // before the first probe: that probe's answer is enough to retry now.
 func TestSyncResumesWhenServerBackBeforeProbe(t *testing.T) {
-	leakcheck.Check(t)
-	hs := newFakeHS(t)
-	cfg := hs.config(t)
-	cfg.Backoff = Backoff{Initial: time.Hour, Max: time.Hour}
-	cfg.ProbeInterval = 20 * time.Millisecond
-	r := start(t, newBot(t, nil, cfg))
-	r.next(t, 30*time.Second, "first sync", syncDone)
+	hs, r := hourBackoffBot(t, 20*time.Millisecond)
 	hs.sync502.Store(1)
 	r.next(t, 30*time.Second, "a failed sync", func(e Event) bool { return e.Kind == KindSyncFailed })
 	r.next(t, 30*time.Second, "a sync after it (not after the hour's retry wait)", syncDone)
@@ -65,13 +53,7 @@ func TestSyncResumesWhenServerBackBeforeProbe(t *testing.T) {
 // a homeserver that answers (HTTP 500, /versions fine) is not retried
 // early: the probes find nothing changed and the full retry wait applies.
 func TestSyncBackoffWhileServerAnswers(t *testing.T) {
-	leakcheck.Check(t)
-	hs := newFakeHS(t)
-	cfg := hs.config(t)
-	cfg.Backoff = Backoff{Initial: time.Hour, Max: time.Hour}
-	cfg.ProbeInterval = 10 * time.Millisecond
-	r := start(t, newBot(t, nil, cfg))
-	r.next(t, 30*time.Second, "first sync", syncDone)
+	hs, r := hourBackoffBot(t, 10*time.Millisecond)
 	hs.syncErr.Store(true)
 	r.next(t, 30*time.Second, "a failed sync", func(e Event) bool { return e.Kind == KindSyncFailed })
 	hits, probes := hs.syncHits.Load(), hs.probes.Load()
@@ -95,6 +77,20 @@ func TestUnreachable(t *testing.T) {
 			t.Errorf("unreachable(%v) = %v, want %v", err, got, want)
 		}
 	}
+}
+
+// hourBackoffBot runs a bot on a fake homeserver with a retry wait of an
+// hour and the given probe interval, past its first sync.
+func hourBackoffBot(t *testing.T, probe time.Duration) (*fakeHS, *running) {
+	t.Helper()
+	leakcheck.Check(t)
+	hs := newFakeHS(t)
+	cfg := hs.config(t)
+	cfg.Backoff = Backoff{Initial: time.Hour, Max: time.Hour}
+	cfg.ProbeInterval = probe
+	r := start(t, newBot(t, nil, cfg))
+	r.next(t, 30*time.Second, "first sync", syncDone)
+	return hs, r
 }
 
 // waitUntil polls ok until it holds, failing the test after limit.

@@ -17,7 +17,8 @@ const (
 	// whether it came from the sync's state, state_after or timeline section.
 	KindState
 	// KindTimeline is a non-state room timeline event (or an MSC4354 sticky
-	// event, Source == SourceSticky).
+	// event, Source == SourceSticky), possibly decrypted (Decrypted) or
+	// encrypted with a key the bot lacks (Undecryptable).
 	KindTimeline
 	// KindToDevice is a to-device event. Olm-encrypted ones arrive
 	// decrypted (Encrypted set, see Event); plain ones as delivered.

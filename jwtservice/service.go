@@ -58,6 +58,15 @@ type Deps struct {
 	// are refused as unresolvable.
 	CSAPI         CSAPIResolver
 	DelayedLeaves DelayedLeaves
+	// Names, if set, is told the LiveKit room of every token issued, so
+	// enforcement judges rooms whose names no membership gives (a slot a
+	// client asked for, a named call whose members left).
+	Names RoomNamer
+}
+
+// RoomNamer is told which Matrix room a LiveKit room name was issued for.
+type RoomNamer interface {
+	Named(lkRoom, matrixRoom string)
 }
 
 // Service answers token requests and LiveKit webhooks.
@@ -69,6 +78,7 @@ type Service struct {
 	webhooks []WebhookSink
 	csapi    CSAPIResolver
 	delayed  DelayedLeaves
+	names    RoomNamer
 	issuer   *TokenIssuer
 	rooms    *roomEnsurer
 	limiter  *limiter
@@ -102,7 +112,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*Service, error) {
 	}
 	return &Service{
 		logger: logger, cfg: cfg, verifier: deps.Verifier, auth: deps.Authorizer, webhooks: webhooks,
-		csapi: deps.CSAPI, delayed: deps.DelayedLeaves, issuer: issuer,
+		csapi: deps.CSAPI, delayed: deps.DelayedLeaves, names: deps.Names, issuer: issuer,
 		rooms:    newRoomEnsurer(deps.Rooms, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
 		limiter:  newLimiter(cfg.RateLimit, cfg.Now),
 		hookKeys: auth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret.Reveal()),
@@ -184,6 +194,9 @@ func (s *Service) issue(ctx context.Context, job tokenJob) (*grant, error) {
 	jwt, err := s.issuer.Issue(identity, job.lkRoom)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	if s.names != nil {
+		s.names.Named(job.lkRoom, job.roomID)
 	}
 	if job.delay.present() {
 		if err := s.delegate(ctx, csapi, delegationRequest{

@@ -27,10 +27,20 @@ type Members interface {
 	Subscribe(ctx context.Context) (<-chan membership.Change, error)
 }
 
-// Rooms lists the Matrix rooms whose members the bot sees; LiveKit rooms of
-// other Matrix rooms are never judged.
-type Rooms interface {
+// MatrixView is what the bot knows of Matrix besides memberships, and how
+// far that can be trusted: unknown is not absent.
+type MatrixView interface {
+	// Rooms lists the Matrix rooms whose members the bot sees; LiveKit
+	// rooms of other Matrix rooms are never judged.
 	Rooms() []id.RoomID
+	// Current reports whether the bot's sync is current. While it is not
+	// (homeserver outage, sync failing), nobody is judged: joins and
+	// memberships of that time are not seen yet.
+	Current() bool
+	// Unreadable counts events of a room the bot cannot read yet (no
+	// room key to decrypt them) that may be call memberships. A room with
+	// any is not judged.
+	Unreadable(room id.RoomID) int
 }
 
 // EnforcerConfig tunes the enforcer. Zero values take the defaults.
@@ -41,6 +51,15 @@ type EnforcerConfig struct {
 	// OnRoomDeleted, if set, is told of each LiveKit room the enforcer
 	// deleted (the JWT service forgets it knew the room existed).
 	OnRoomDeleted func(name string)
+	// Names, if set, holds the LiveKit room names the JWT service issued
+	// tokens for (shared with it); otherwise the enforcer keeps its own,
+	// of names derived from memberships only.
+	Names *RoomNames
+	// NameRetention is how long a name is remembered after its last token
+	// while LiveKit has no such room (the token lifetime; default 1 h).
+	NameRetention time.Duration
+	// Clock is the time source (membership.SystemClock{} by default).
+	Clock membership.Clock
 }
 
 // Enforcer keeps LiveKit in line with Matrix: a participant whose identity
@@ -53,16 +72,17 @@ type Enforcer struct {
 	logger  *slog.Logger
 	rs      RoomService
 	members Members
-	rooms   Rooms
-	now     func() time.Time // time.Now; tests step it
-	wake    chan struct{}    // 1-buffered
+	matrix  MatrixView
+	clock   membership.Clock
+	names   *RoomNames
+	wake    chan struct{} // 1-buffered
 
 	closeOnce sync.Once
 	closed    chan struct{}
 }
 
 // NewEnforcer returns an enforcer; Run starts it.
-func NewEnforcer(logger *slog.Logger, cfg EnforcerConfig, rs RoomService, members Members, rooms Rooms) *Enforcer {
+func NewEnforcer(logger *slog.Logger, cfg EnforcerConfig, rs RoomService, members Members, matrix MatrixView) *Enforcer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -75,8 +95,18 @@ func NewEnforcer(logger *slog.Logger, cfg EnforcerConfig, rs RoomService, member
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 5 * time.Second
 	}
-	return &Enforcer{cfg: cfg, logger: logger, rs: rs, members: members, rooms: rooms, now: time.Now,
-		wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	if cfg.NameRetention <= 0 {
+		cfg.NameRetention = time.Hour
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = membership.SystemClock{}
+	}
+	names := cfg.Names
+	if names == nil {
+		names = NewRoomNames(0)
+	}
+	return &Enforcer{cfg: cfg, logger: logger, rs: rs, members: members, matrix: matrix, clock: cfg.Clock,
+		names: names, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 }
 
 // HandleLiveKitEvent takes a verified LiveKit webhook: a participant joining
@@ -111,12 +141,13 @@ func (e *Enforcer) Run(ctx context.Context) error {
 		return nil // the tracker has stopped: so are we
 	}
 	st := newEnforceState()
-	timer := time.NewTimer(e.cfg.Interval)
+	timer := e.clock.NewTimer(e.cfg.Interval)
 	defer timer.Stop()
-	due := time.Now().Add(e.cfg.Interval)
-	soon := func() { due = minTime(due, time.Now().Add(enforceDebounce)) }
+	due := e.clock.Now().Add(e.cfg.Interval)
+	soon := func() { due = minTime(due, e.clock.Now().Add(enforceDebounce)) }
 	for {
-		timer.Reset(time.Until(due))
+		timer.Stop()
+		timer.Reset(max(due.Sub(e.clock.Now()), 0))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -126,17 +157,17 @@ func (e *Enforcer) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			if c.Kind == membership.Left || c.Kind == membership.Expired {
+			if c.Kind == membership.Left || c.Kind == membership.Expired || c.Kind == membership.Resync {
 				soon()
 			}
 		case <-e.wake:
 			soon()
-		case <-timer.C:
+		case <-timer.C():
 		}
-		if time.Now().Before(due) {
+		if e.clock.Now().Before(due) {
 			continue
 		}
-		due = time.Now().Add(e.check(ctx, st))
+		due = e.clock.Now().Add(e.check(ctx, st))
 	}
 }
 

@@ -58,3 +58,12 @@ func slotOf(c membership.CallKey) string {
 	}
 	return app + "#" + call
 }
+
+// viewsByMatrixRoom indexes the views by their Matrix room.
+func viewsByMatrixRoom(views map[string]*roomView) map[id.RoomID]*roomView {
+	out := make(map[id.RoomID]*roomView, len(views)/2+1)
+	for _, v := range views {
+		out[v.room] = v
+	}
+	return out
+}

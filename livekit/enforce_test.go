@@ -53,9 +53,29 @@ func (f *fakeMembers) Subscribe(context.Context) (<-chan membership.Change, erro
 	return make(chan membership.Change), nil
 }
 
-type roomList []id.RoomID
+// fakeMatrix is the bot's view of Matrix: rooms it is in, whether its sync
+// is current, and unreadable events per room.
+type fakeMatrix struct {
+	rooms      []id.RoomID
+	behind     bool
+	unreadable map[id.RoomID]int
+}
 
-func (r roomList) Rooms() []id.RoomID { return r }
+func (f *fakeMatrix) Rooms() []id.RoomID         { return f.rooms }
+func (f *fakeMatrix) Current() bool              { return !f.behind }
+func (f *fakeMatrix) Unreadable(r id.RoomID) int { return f.unreadable[r] }
+func roomList(rooms ...id.RoomID) *fakeMatrix    { return &fakeMatrix{rooms: rooms} }
+
+// stepClock is a clock tests set by hand; its timers are real (only Run
+// uses them).
+type stepClock struct{ now time.Time }
+
+func (c *stepClock) Now() time.Time { return c.now }
+func (c *stepClock) NewTimer(d time.Duration) membership.Timer {
+	return membership.SystemClock{}.NewTimer(d)
+}
+func (c *stepClock) add(d time.Duration) { c.now = c.now.Add(d) }
+func newStepClock() *stepClock           { return &stepClock{now: time.Unix(1_750_000_000, 0)} }
 
 func TestEnforcerDecisions(t *testing.T) {
 	const room = id.RoomID("!call:example.org")
@@ -70,19 +90,18 @@ func TestEnforcerDecisions(t *testing.T) {
 		other: {std("@stranger:example.org:S")}, // a room of a Matrix room the bot is not in
 	}}
 	members := &fakeMembers{members: []membership.Member{alice}}
-	e := NewEnforcer(nil, EnforcerConfig{Grace: 30 * time.Second, Interval: 10 * time.Second}, lk, members, roomList{room})
-	now := time.Unix(1_750_000_000, 0)
-	e.now = func() time.Time { return now }
+	clock := newStepClock()
+	e := NewEnforcer(nil, EnforcerConfig{Grace: 30 * time.Second, Interval: 10 * time.Second, Clock: clock}, lk, members, roomList(room))
 	st := newEnforceState()
 
 	if next := e.check(t.Context(), st); next != 10*time.Second || len(lk.removed) != 0 {
 		t.Fatalf("first sight: next %v, removed %v", next, lk.removed)
 	}
-	now = now.Add(25 * time.Second)
+	clock.add(25 * time.Second)
 	if next := e.check(t.Context(), st); next != 5*time.Second || len(lk.removed) != 0 {
 		t.Fatalf("within grace: next %v (want the 5 s left), removed %v", next, lk.removed)
 	}
-	now = now.Add(5 * time.Second)
+	clock.add(5 * time.Second)
 	e.check(t.Context(), st)
 	if !slices.Equal(lk.removed, []string{"@mallory:example.org:M"}) {
 		t.Fatalf("after grace removed %v, want mallory only (not the member, the egress or the foreign room)", lk.removed)
@@ -90,7 +109,7 @@ func TestEnforcerDecisions(t *testing.T) {
 	// Alice leaves: her grace starts now; the room goes once it has passed.
 	members.members = nil
 	e.check(t.Context(), st)
-	now = now.Add(30 * time.Second)
+	clock.add(30 * time.Second)
 	e.check(t.Context(), st)
 	if !slices.Equal(lk.deleted, []string{lkRoom}) {
 		t.Fatalf("deleted %v, want the emptied room", lk.deleted)
@@ -119,7 +138,7 @@ func TestEnforcerAcceptsHashedIdentity(t *testing.T) {
 func TestEnforcerRunStopsOnClose(t *testing.T) {
 	leakcheck.Check(t)
 	lk := &fakeLiveKit{rooms: map[string][]*livekit.ParticipantInfo{}}
-	e := NewEnforcer(nil, EnforcerConfig{Interval: time.Millisecond}, lk, &fakeMembers{}, roomList{})
+	e := NewEnforcer(nil, EnforcerConfig{Interval: time.Millisecond}, lk, &fakeMembers{}, roomList())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(context.Background()) }()
 	e.HandleLiveKitEvent(&livekit.WebhookEvent{Event: "participant_joined"})

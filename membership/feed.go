@@ -22,6 +22,7 @@ type Feed struct {
 	roster  *Roster
 	ready   chan struct{} // closed once the first sync is in the tracker
 	invites *InviteLog    // optional
+	health  syncHealth
 }
 
 // NewFeed returns a feed into tracker and roster (who is joined where), and
@@ -30,7 +31,8 @@ func NewFeed(logger *slog.Logger, tracker *Tracker, roster *Roster, invites *Inv
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Feed{logger: logger, tracker: tracker, roster: roster, ready: make(chan struct{}), invites: invites}
+	return &Feed{logger: logger, tracker: tracker, roster: roster, ready: make(chan struct{}), invites: invites,
+		health: syncHealth{now: time.Now}}
 }
 
 // Ready is closed once the first sync response (the full state of every
@@ -70,12 +72,15 @@ func (f *Feed) Run(ctx context.Context, events <-chan matrixbot.Event) error {
 			if err := f.botMembership(ctx, ev); err != nil {
 				return err
 			}
+		case matrixbot.KindSyncFailed:
+			f.health.failed()
 		case matrixbot.KindSyncDone:
 			if err := f.commit(ctx, b, ev.Initial); err != nil {
 				return ignoreClosed(err)
 			}
 			f.roster.settleUnreadable()
 			b = newPending()
+			f.health.done()
 			select {
 			case <-f.ready:
 			default:

@@ -209,7 +209,13 @@ func sfuGet(t *testing.T, env *testenv.Env, addr string, u *testenv.User, room i
 	tok := env.OpenIDToken(t, u)
 	body := fmt.Sprintf(`{"room":%q,"device_id":%q,"openid_token":{"access_token":%q,"matrix_server_name":%q}}`,
 		room, device, tok.AccessToken, tok.MatrixServerName)
-	res, err := http.Post("http://"+addr+"/sfu/get", "application/json", strings.NewReader(body))
+	return postToken(t, addr, "/sfu/get", body)
+}
+
+// postToken posts a token request body to path and reads the answer.
+func postToken(t *testing.T, addr, path, body string) (int, sfuResult) {
+	t.Helper()
+	res, err := http.Post("http://"+addr+path, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -16,8 +17,25 @@ import (
 func lkConnect(t *testing.T, env *testenv.Env, addr string, u *testenv.User, room id.RoomID, device string) *lksdk.Room {
 	t.Helper()
 	code, grant := sfuGet(t, env, addr, u, room, device)
+	return lkConnectWith(t, u, code, grant)
+}
+
+// getToken asks the coordinator's /get_token (MSC4195) for u's device as
+// member memberID of the call in slot.
+func getToken(t *testing.T, env *testenv.Env, addr string, u *testenv.User, room id.RoomID, slot, device, memberID string) (int, sfuResult) {
+	t.Helper()
+	tok := env.OpenIDToken(t, u)
+	body := fmt.Sprintf(`{"room_id":%q,"slot_id":%q,"member":{"id":%q,"claimed_user_id":%q,"claimed_device_id":%q},`+
+		`"openid_token":{"access_token":%q,"matrix_server_name":%q}}`,
+		room, slot, memberID, u.ID, device, tok.AccessToken, tok.MatrixServerName)
+	return postToken(t, addr, "/get_token", body)
+}
+
+// lkConnectWith connects to LiveKit with a token answer (code, grant).
+func lkConnectWith(t *testing.T, u *testenv.User, code int, grant sfuResult) *lksdk.Room {
+	t.Helper()
 	if code != 200 {
-		t.Fatalf("/sfu/get for %s: HTTP %d %s", u.ID, code, grant.msg())
+		t.Fatalf("token for %s: HTTP %d %s", u.ID, code, grant.msg())
 	}
 	r, err := lksdk.ConnectToRoomWithToken(grant.URL, grant.JWT, &lksdk.RoomCallback{})
 	if err != nil {

@@ -170,8 +170,16 @@ func famedlyJoin(t *testing.T, env *testenv.Env, u *testenv.User, room id.RoomID
 // writes it, for user's device in the room call; it returns the state key.
 func rtcJoin(t *testing.T, env *testenv.Env, u *testenv.User, room id.RoomID, device id.DeviceID) string {
 	t.Helper()
-	key := "_" + u.ID.String() + "_" + string(device) + "_m.call"
-	session := map[string]any{"application": "m.call", "call_id": "", "scope": "m.room", "device_id": device,
+	return rtcJoinCall(t, env, u, room, device, "")
+}
+
+// rtcJoinCall is rtcJoin for the call callID ("" is the room's call; the
+// state key ends in the call id); the membership id is the default,
+// "{user}:{device}".
+func rtcJoinCall(t *testing.T, env *testenv.Env, u *testenv.User, room id.RoomID, device id.DeviceID, callID string) string {
+	t.Helper()
+	key := "_" + u.ID.String() + "_" + string(device) + "_m.call" + callID
+	session := map[string]any{"application": "m.call", "call_id": callID, "scope": "m.room", "device_id": device,
 		"focus_active":   map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
 		"foci_preferred": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL}}}
 	if _, err := u.Client.SendStateEvent(t.Context(), room, testenv.MatrixRTCCallMember, key, session); err != nil {

@@ -75,11 +75,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	rs := roomService(cfg)
 	var sinks []jwtservice.WebhookSink
 	var forgetRoom func(string) // set once the JWT service exists, before anything runs
+	deps := jwtservice.Deps{Authorizer: auth}
 	if bp != nil && cfg.LiveKit.EnforceMembership {
-		e := lklive.NewEnforcer(logger.With("component", "enforcement"), lklive.EnforcerConfig{
-			Grace: cfg.LiveKit.EnforceGrace, Interval: cfg.LiveKit.EnforceInterval,
-			RequestTimeout: cfg.Matrix.RequestTimeout, OnRoomDeleted: func(name string) { forgetRoom(name) },
-		}, rs, bp.tracker, bp.roster)
+		names := lklive.NewRoomNames(0)
+		deps.Names = names
+		e := newEnforcer(cfg, logger, rs, bp, names, func(name string) { forgetRoom(name) })
 		defer e.Close()
 		sinks = append(sinks, e)
 		runs = append(runs, e.Run)
@@ -89,7 +89,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("http.trusted_proxies: %w", err)
 	}
-	jwt, err := newJWTParts(cfg, logger, rs, auth, sinks, clients)
+	deps.Webhooks = sinks
+	jwt, err := newJWTParts(cfg, logger, rs, deps, clients)
 	if err != nil {
 		return err
 	}

@@ -134,3 +134,64 @@ func TestRejoinWhileDownKeepsMembership(t *testing.T) {
 	stillConnected(t, env, lkid.Room(room.String(), "m.call#ROOM"),
 		lkid.Legacy(alice.ID.String(), "ALICEDEV"), lkid.Legacy(bob.ID.String(), "BOBDEV"))
 }
+
+// TestEnforcementJudgesEveryNamedRoom (#9 defect 6): a LiveKit room the
+// service created for a /get_token slot nobody is in, and a named call
+// whose members all left, are judged like the room's main call: their
+// strangers go after the grace period. The main call is left alone.
+func TestEnforcementJudgesEveryNamedRoom(t *testing.T) {
+	env := testenv.Require(t)
+	alice, bob, mallory := env.RegisterUser(t, "alice"), env.RegisterUser(t, "bob"), env.RegisterUser(t, "mallory")
+	addr, botID := startBotCoordinator(t, env, enforceFast(map[string]string{}))
+	room := env.CreateRoom(t, alice, bob)
+	inviteBot(t, alice, room, botID)
+	famedlyJoin(t, env, alice, room, "ALICEDEV")
+	lkConnect(t, env, addr, alice, room, "ALICEDEV")
+
+	// Bob in a named call, connected the MatrixRTC way.
+	bobKey := rtcJoinCall(t, env, bob, room, "BOBDEV", "named")
+	bobMember := bob.ID.String() + ":BOBDEV"
+	code, grant := getToken(t, env, addr, bob, room, "m.call#named", "BOBDEV", bobMember)
+	lkConnectWith(t, bob, code, grant)
+	waitFor(t, 10*time.Second, "alice and bob tracked", func() bool {
+		return tracksDevice(t, addr, room, "ALICEDEV") && tracksDevice(t, addr, room, "BOBDEV")
+	})
+	// Mallory asks for a slot nobody is in; the service makes the room.
+	code, grant = getToken(t, env, addr, mallory, room, "m.call#intruder", "MDEV", "mm")
+	lkConnectWith(t, mallory, code, grant)
+	intruder := lkid.Room(room.String(), "m.call#intruder")
+	named := lkid.Room(room.String(), "m.call#named")
+	waitFor(t, 10*time.Second, "bob and mallory connected", func() bool {
+		return len(lkParticipants(t, env, intruder)) == 1 && len(lkParticipants(t, env, named)) == 1
+	})
+
+	// Bob leaves the named call in Matrix but stays in LiveKit.
+	if _, err := bob.Client.SendStateEvent(t.Context(), room, testenv.MatrixRTCCallMember, bobKey, map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, enforceGrace+15*time.Second, "the intruder's room judged", func() bool { return len(lkParticipants(t, env, intruder)) == 0 })
+	waitFor(t, enforceGrace+15*time.Second, "the emptied named call judged", func() bool { return len(lkParticipants(t, env, named)) == 0 })
+	stillConnected(t, env, lkid.Room(room.String(), "m.call#ROOM"), lkid.Legacy(alice.ID.String(), "ALICEDEV"))
+}
+
+// TestLateParticipantGetsWholeGrace (#9 defect 6): a participant who
+// connects to the room its token request made some seconds later, and
+// writes its membership within its own grace period, is not removed: the
+// grace counts from its arrival, not from when the room appeared.
+func TestLateParticipantGetsWholeGrace(t *testing.T) {
+	env := testenv.Require(t)
+	const grace = 6 * time.Second
+	alice := env.RegisterUser(t, "alice")
+	addr, botID := startBotCoordinator(t, env, map[string]string{
+		"SWITCHBOARD_LIVEKIT_ENFORCE_GRACE": grace.String(), "SWITCHBOARD_LIVEKIT_ENFORCE_INTERVAL": "1s",
+	})
+	room := env.CreateRoom(t, alice)
+	inviteBot(t, alice, room, botID)
+	member := alice.ID.String() + ":ALICEDEV"
+	code, grant := getToken(t, env, addr, alice, room, "m.call#ROOM", "ALICEDEV", member)
+	time.Sleep(grace - time.Second) // the room exists, empty, for most of the grace
+	lkConnectWith(t, alice, code, grant)
+	time.Sleep(grace / 2) // connected, no membership yet
+	rtcJoin(t, env, alice, room, "ALICEDEV")
+	stillConnected(t, env, lkid.Room(room.String(), "m.call#ROOM"), lkid.Hashed(alice.ID.String(), "ALICEDEV", member))
+}

@@ -33,8 +33,10 @@ func (p *jwtParts) close() {
 
 // newJWTParts builds the OpenID verifier and the token service from the
 // validated configuration. Nothing is started.
-func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, auth jwtservice.Authorizer,
-	sinks []jwtservice.WebhookSink, clients *httpserve.ClientAddr) (*jwtParts, error) {
+// deps brings the authorizer, webhook sinks and room namer; the rest of
+// the service's collaborators are made here.
+func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, deps jwtservice.Deps,
+	clients *httpserve.ClientAddr) (*jwtParts, error) {
 	ocfg := openid.Config{
 		HomeserverURLs:        cfg.Matrix.HomeserverURLs,
 		InsecureSkipVerifyTLS: cfg.LiveKit.InsecureSkipVerifyTLS,
@@ -67,6 +69,7 @@ func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, 
 		Overrides: cfg.Matrix.HomeserverURLs, RequestTimeout: cfg.Matrix.RequestTimeout,
 		Logger: logger.With("component", "csapi"),
 	}, hc)
+	deps.Verifier, deps.Rooms, deps.CSAPI, deps.DelayedLeaves = verifier, rs, csapi, delayed
 	svc, err := jwtservice.New(logger.With("component", "jwtservice"), jwtservice.Config{
 		LiveKitURL:            cfg.LiveKit.URL,
 		APIKey:                cfg.LiveKit.Key,
@@ -74,7 +77,7 @@ func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, 
 		TokenTTL:              cfg.LiveKit.TokenTTL,
 		FullAccessHomeservers: cfg.LiveKit.FullAccessHomeservers,
 		RateLimit:             jwtservice.RateLimit{Rate: cfg.HTTP.RateLimit, Burst: cfg.HTTP.RateBurst, Client: clients.Of},
-	}, jwtservice.Deps{Verifier: verifier, Rooms: rs, CSAPI: csapi, DelayedLeaves: delayed, Authorizer: auth, Webhooks: sinks})
+	}, deps)
 	if err != nil {
 		_ = verifier.Close()
 		_ = delayed.Close()

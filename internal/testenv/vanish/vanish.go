@@ -22,8 +22,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/switchboard-rtc/switchboard/internal/lkid"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
-	"github.com/switchboard-rtc/switchboard/jwtservice"
 )
 
 // The child process learns what to join from these variables (a token on
@@ -130,7 +130,7 @@ func Join(t testing.TB, env *testenv.Env, addr string, delay time.Duration) *Cal
 	dev := u.Client.DeviceID
 	c := &Call{env: env, user: u, Room: room, UserID: u.ID.String(), DeviceID: dev.String(),
 		stateKey: fmt.Sprintf("_%s_%s_m.call", u.ID, dev),
-		LKRoom:   jwtservice.LiveKitRoomFor(room.String(), "m.call#ROOM")}
+		LKRoom:   lkid.Room(room.String(), "m.call#ROOM")}
 	member := map[string]any{"application": "m.call", "call_id": "", "scope": "m.room", "device_id": dev,
 		"focus_active":   map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
 		"foci_preferred": []any{map[string]any{"type": "livekit", "livekit_service_url": "http://" + addr}}}
@@ -149,7 +149,7 @@ func Join(t testing.TB, env *testenv.Env, addr string, delay time.Duration) *Cal
 	var g struct{ JWT string }
 	post(t, addr, "/get_token", "{"+common+"}", &g)
 	c.JWT = g.JWT
-	c.Identity = jwtservice.LiveKitIdentityFor(u.ID.String(), dev.String(), "m-"+dev.String())
+	c.Identity = lkid.Hashed(u.ID.String(), dev.String(), "m-"+dev.String())
 	post(t, addr, "/delegate_delayed_leave",
 		fmt.Sprintf(`{%s,"delay_id":%q,"delay_timeout":%d}`, common, c.DelayID, delay.Milliseconds()), nil)
 	return c

@@ -1,14 +1,14 @@
 package membership
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/logbuf"
 )
 
 // TestSeatLimitsGrant: the bounds hold, held seats keep theirs when an
@@ -72,29 +72,11 @@ func TestSeatLimitsGrant(t *testing.T) {
 	}
 }
 
-// lockedLog is a log sink the presence and the test share.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), s)
-}
-
 // TestPresenceBoundsSeats: a member advertising many calls gets us into at
 // most the bound per room and in all; the rest are refused once each in
 // the log and listed with their reason in the admin view.
 func TestPresenceBoundsSeats(t *testing.T) {
-	var logs lockedLog
+	var logs logbuf.Buffer
 	p, w, tr, clock := echoingPresence(t, slog.New(slog.NewTextHandler(&logs, nil)), PresenceConfig{MaxSeatsPerRoom: 3, MaxSeats: 5}, nil)
 	exp := clock.Now().Add(time.Hour)
 	calls := []string{"", "a", "b", "c", "d", "e"}
@@ -147,7 +129,7 @@ func TestPresenceBoundsSeats(t *testing.T) {
 	clock.Advance(time.Second)
 	waitSeats(t, p, func(st []SeatStatus) bool { return len(st) == 12 })
 	stop()
-	if n := logs.count("refusing a seat"); n != 7 {
+	if n := logs.Count("refusing a seat"); n != 7 {
 		t.Errorf("%d refusals logged, want 7 (once per call)", n)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,8 @@ import (
 	"maunium.net/go/mautrix/crypto"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/logbuf"
 )
 
 // CryptoClient is an end-to-end-encrypting test device: a user's logged-in
@@ -68,7 +68,7 @@ func (e *Env) NewCryptoClient(t testing.TB, u *User) *CryptoClient {
 	u.Client.Client = hc
 	// mautrix may log from its own goroutines after the test ended, when
 	// t.Log panics: collect, and show only if the test failed.
-	logs := &lockedBuffer{}
+	logs := &logbuf.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("crypto client %s log:\n%s", u.ID, logs.String())
@@ -231,21 +231,4 @@ func (e *Env) CreateEncryptedRoom(t testing.TB, c *CryptoClient, members ...*Use
 		t.Fatalf("enable encryption in %s: %v", room, err)
 	}
 	return room
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

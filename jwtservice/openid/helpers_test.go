@@ -1,7 +1,6 @@
 package openid
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -25,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/logbuf"
 )
 
 // fakeResolver answers from maps and fails everything else as "not found".
@@ -122,25 +123,7 @@ func testAllow(a netip.Addr) bool {
 	return netip.MustParsePrefix("192.0.2.0/24").Contains(a.Unmap()) || publicAddr(a)
 }
 
-// lockedBuffer collects log output from concurrent goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func testLogger(buf *lockedBuffer) *slog.Logger {
+func testLogger(buf *logbuf.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

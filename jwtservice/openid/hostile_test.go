@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
+	"github.com/switchboard-rtc/switchboard/internal/logbuf"
 )
 
 const hostileToken = "HOSTILE-TOKEN-5c4b3a29"
@@ -44,7 +45,7 @@ func hugeBody(chunked bool) http.HandlerFunc {
 // checks the error kind and that the token is in neither error nor log.
 func checkFailure(t *testing.T, cfg Config, want error) time.Duration {
 	t.Helper()
-	var logs lockedBuffer
+	var logs logbuf.Buffer
 	v := newVerifier(t, testLogger(&logs), cfg)
 	start := time.Now()
 	sub, err := v.Verify(t.Context(), Token{AccessToken: hostileToken, ServerName: "localhost"})

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
+	"github.com/switchboard-rtc/switchboard/internal/logbuf"
 )
 
 // ssrfNames are server names that lead to internal addresses, directly or
@@ -41,7 +42,7 @@ func ssrfResolver() *fakeResolver {
 func TestSSRFRefusedBeforeDial(t *testing.T) {
 	leakcheck.Check(t)
 	const token = "SSRF-TOKEN-9f8e7d"
-	var logs lockedBuffer
+	var logs logbuf.Buffer
 	rec := &recordingDial{}
 	v := newVerifier(t, testLogger(&logs), Config{Resolver: ssrfResolver(), Dial: rec.Dial}) // production policy
 	for _, name := range ssrfNames() {
@@ -129,7 +130,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 			origin := newHomeserver(t, nil, func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, target.URL+r.URL.RequestURI(), status)
 			})
-			var logs lockedBuffer
+			var logs logbuf.Buffer
 			v := newVerifier(t, testLogger(&logs), Config{HomeserverURLs: map[string]string{"localhost": origin.URL}})
 			_, err := v.Verify(t.Context(), Token{AccessToken: token, ServerName: "localhost"})
 			if !errors.Is(err, ErrBadResponse) {

@@ -83,7 +83,6 @@ func TestEnforcerDecisions(t *testing.T) {
 		Call: membership.CallKey{Room: room, Application: "m.call", Scope: "m.room"}}
 	lkRoom := lkid.Room(string(room), legacySlot)
 	other := lkid.Room("!elsewhere:example.org", legacySlot)
-	std := func(ident string) *livekit.ParticipantInfo { return &livekit.ParticipantInfo{Identity: ident} }
 	lk := &fakeLiveKit{rooms: map[string][]*livekit.ParticipantInfo{
 		lkRoom: {std("@alice:example.org:A"), std("@mallory:example.org:M"),
 			{Identity: "egress", Kind: livekit.ParticipantInfo_EGRESS}},

@@ -35,19 +35,9 @@ func (b *pending) botMembership(ev matrixbot.Event) {
 	case event.MembershipLeave, event.MembershipBan:
 		b.left[room] = true
 		delete(b.joined, room)
-		b.joins = dropRoom(b.joins, room, func(c MemberChange) id.RoomID { return c.Room })
-		b.updates = dropRoom(b.updates, room, func(u Update) id.RoomID { return u.Source.Room })
+		b.joins = dropIf(b.joins, func(c MemberChange) bool { return c.Room == room })
+		b.updates = dropIf(b.updates, func(u Update) bool { return u.Source.Room == room })
 	}
-}
-
-func dropRoom[T any](items []T, room id.RoomID, roomOf func(T) id.RoomID) []T {
-	out := items[:0]
-	for _, it := range items {
-		if roomOf(it) != room {
-			out = append(out, it)
-		}
-	}
-	return out
 }
 
 // commit applies a finished batch: room members to the roster, then the

@@ -46,7 +46,7 @@ type MatrixView interface {
 // EnforcerConfig tunes the enforcer. Zero values take the defaults.
 type EnforcerConfig struct {
 	Grace          time.Duration // how long a participant may stay without a membership (30 s)
-	Interval       time.Duration // how often every room is checked (10 s)
+	Interval       time.Duration // how often every room is checked (5 s)
 	RequestTimeout time.Duration // bound on each LiveKit call (5 s)
 	// OnRoomDeleted, if set, is told of each LiveKit room the enforcer
 	// deleted (the JWT service forgets it knew the room existed).
@@ -60,6 +60,9 @@ type EnforcerConfig struct {
 	NameRetention time.Duration
 	// Clock is the time source (membership.SystemClock{} by default).
 	Clock membership.Clock
+	// Observer, if set, is told who was in each room the enforcer listed
+	// (the delegated leaves use it instead of polling the same rooms).
+	Observer RoomObserver
 }
 
 // Enforcer keeps LiveKit in line with Matrix: a participant whose identity
@@ -90,7 +93,7 @@ func NewEnforcer(logger *slog.Logger, cfg EnforcerConfig, rs RoomService, member
 		cfg.Grace = 30 * time.Second
 	}
 	if cfg.Interval <= 0 {
-		cfg.Interval = 10 * time.Second
+		cfg.Interval = 5 * time.Second
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 5 * time.Second

@@ -136,6 +136,9 @@ func (e *Enforcer) checkRoom(ctx context.Context, st *enforceState, name string,
 		log.Warn("enforcement: cannot list participants", "error", err)
 		return wait
 	}
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.ObserveRoom(name, present(resp.GetParticipants()), now)
+	}
 	known := st.strangers[name]
 	current := map[string]time.Time{}
 	var due []string // strangers whose grace has passed
@@ -200,4 +203,16 @@ func (e *Enforcer) deleteRoom(ctx context.Context, name string, log *slog.Logger
 	if e.cfg.OnRoomDeleted != nil {
 		e.cfg.OnRoomDeleted(name)
 	}
+}
+
+// present lists the identities of participants not already disconnecting,
+// as a RoomObserver is told them.
+func present(ps []*livekit.ParticipantInfo) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if p.GetState() != livekit.ParticipantInfo_DISCONNECTED {
+			out = append(out, p.GetIdentity())
+		}
+	}
+	return out
 }

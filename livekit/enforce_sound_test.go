@@ -144,3 +144,31 @@ func TestRoomNamesBounded(t *testing.T) {
 		t.Fatalf("after pruning: %v, want b alone (LiveKit still has it)", n.names)
 	}
 }
+
+// TestEnforcerFeedsObserver (#10): each room the enforcer lists is passed
+// on to the observer (the delegated leaves), disconnecting participants
+// left out, so LiveKit is polled once for both.
+func TestEnforcerFeedsObserver(t *testing.T) {
+	name := lkid.Room(string(soundRoom), "m.call#obs")
+	gone := std("leaving")
+	gone.State = livekit.ParticipantInfo_DISCONNECTED
+	lk := &fakeLiveKit{rooms: map[string][]*livekit.ParticipantInfo{name: {std("here"), gone}}}
+	names := NewRoomNames(0)
+	names.Named(name, string(soundRoom))
+	type seen struct {
+		room string
+		ids  []string
+	}
+	var got []seen
+	e, clock := soundEnforcer(lk, roomList(soundRoom), nil, names)
+	e.cfg.Observer = ObserverFunc(func(room string, ids []string, at time.Time) {
+		if at.After(clock.now) {
+			t.Errorf("observation at %v is later than the listing (%v)", at, clock.now)
+		}
+		got = append(got, seen{room, ids})
+	})
+	e.check(t.Context(), newEnforceState())
+	if len(got) != 1 || got[0].room != name || !slices.Equal(got[0].ids, []string{"here"}) {
+		t.Fatalf("observer saw %+v, want one listing of %s with [here]", got, name)
+	}
+}

@@ -140,7 +140,7 @@ func defaultConfig() Config {
 		Log:     LogConfig{Level: "info", Format: "text"},
 		HTTP:    HTTPConfig{Bind: ":8080", RateBurst: 20},
 		Admin:   AdminConfig{Bind: "127.0.0.1:8081"},
-		LiveKit: LiveKitConfig{TokenTTL: time.Hour, SanityCheckInterval: 5 * time.Second, DelegationGrace: 3 * time.Second, DelegationMaxPerUser: 8, EnforceMembership: true, EnforceGrace: 30 * time.Second, EnforceInterval: 10 * time.Second},
+		LiveKit: LiveKitConfig{TokenTTL: time.Hour, SanityCheckInterval: 5 * time.Second, DelegationGrace: 3 * time.Second, DelegationMaxPerUser: 8, EnforceMembership: true, EnforceGrace: 30 * time.Second, EnforceInterval: 5 * time.Second},
 		Matrix:  MatrixConfig{OpenIDCacheTTL: 5 * time.Minute, RequestTimeout: 5 * time.Second},
 		DataDir: "/var/lib/switchboard",
 		Calls: CallsConfig{Join: JoinNever, FamedlyStateKey: "auto",

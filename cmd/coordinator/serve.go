@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -74,12 +75,17 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 
 	rs := roomService(cfg)
 	var sinks []jwtservice.WebhookSink
-	var forgetRoom func(string) // set once the JWT service exists, before anything runs
+	// Both are set once the JWT service exists, before anything runs.
+	var forgetRoom func(string)
+	var observe lklive.RoomObserver
 	deps := jwtservice.Deps{Authorizer: auth}
 	if bp != nil && cfg.LiveKit.EnforceMembership {
 		names := lklive.NewRoomNames(0)
 		deps.Names = names
-		e := newEnforcer(cfg, logger, rs, bp, names, func(name string) { forgetRoom(name) })
+		// The enforcer's listings also serve the delegated leaves: one
+		// poller of LiveKit, not two.
+		e := newEnforcer(cfg, logger, rs, bp, names, func(name string) { forgetRoom(name) },
+			lklive.ObserverFunc(func(room string, ids []string, at time.Time) { observe.ObserveRoom(room, ids, at) }))
 		defer e.Close()
 		sinks = append(sinks, e)
 		runs = append(runs, e.Run)
@@ -96,6 +102,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	}
 	defer jwt.close()
 	forgetRoom = jwt.service.ForgetRoom
+	observe = jwt.delayed
 	runs = append(runs, jwt.delayed.Run)
 	jwt.serveAdmin(admin)
 

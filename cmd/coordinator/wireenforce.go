@@ -23,12 +23,13 @@ func (v matrixView) Current() bool                 { return v.feed.Current() }
 
 // newEnforcer builds enforcement on LiveKit from the bot's parts; names is
 // shared with the JWT service, which records every room it issues tokens
-// for. forgetRoom is called with each room it deletes.
+// for. forgetRoom is called with each room it deletes; observe is told who
+// was in each room it listed.
 func newEnforcer(cfg *Config, logger *slog.Logger, rs lklive.RoomService, bp *botParts, names *lklive.RoomNames,
-	forgetRoom func(string)) *lklive.Enforcer {
+	forgetRoom func(string), observe lklive.RoomObserver) *lklive.Enforcer {
 	return lklive.NewEnforcer(logger.With("component", "enforcement"), lklive.EnforcerConfig{
 		Grace: cfg.LiveKit.EnforceGrace, Interval: cfg.LiveKit.EnforceInterval,
 		RequestTimeout: cfg.Matrix.RequestTimeout, OnRoomDeleted: forgetRoom,
-		Names: names, NameRetention: cfg.LiveKit.TokenTTL,
+		Names: names, NameRetention: cfg.LiveKit.TokenTTL, Observer: observe,
 	}, rs, bp.tracker, matrixView{bp.roster, bp.feed})
 }

@@ -22,16 +22,6 @@ func BenchmarkSfuGetWarm(b *testing.B) {
 	}
 }
 
-func BenchmarkIssue(b *testing.B) {
-	iss, _ := NewTokenIssuer("devkey", "devsecret", 3600e9)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := iss.Issue("@alice:example.org:DEVICE", "O8437W3+jmzMVjoIP3tNwbm+XxHQk2iKpOA7aqw3qSc"); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func newBenchService(b *testing.B) *Service {
 	b.Helper()
 	s, err := New(nil, Config{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/livekit/protocol/auth"
 
+	"github.com/switchboard-rtc/switchboard/internal/lktoken"
 	"github.com/switchboard-rtc/switchboard/internal/secret"
 	"github.com/switchboard-rtc/switchboard/jwtservice/openid"
 )
@@ -79,11 +80,15 @@ type Service struct {
 	csapi    CSAPIResolver
 	delayed  DelayedLeaves
 	names    RoomNamer
-	issuer   *TokenIssuer
+	issuer   *lktoken.Issuer
 	rooms    *roomEnsurer
 	limiter  *limiter
 	hookKeys auth.KeyProvider // verifies LiveKit webhook signatures
 }
+
+// ErrTokenConfig means New got no LiveKit key, secret or token lifetime (it
+// wraps lktoken.ErrConfig). It never reaches a client: New refuses to build.
+var ErrTokenConfig = errors.New("jwtservice: LiveKit key, secret and token lifetime are required")
 
 // New builds the service; it starts nothing.
 func New(logger *slog.Logger, cfg Config, deps Deps) (*Service, error) {
@@ -102,9 +107,9 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*Service, error) {
 	if cfg.LiveKitURL == "" || deps.Verifier == nil || deps.Rooms == nil {
 		return nil, errors.New("jwtservice: LiveKit URL, verifier and room service are required")
 	}
-	issuer, err := NewTokenIssuer(cfg.APIKey, cfg.APISecret, cfg.TokenTTL)
+	issuer, err := lktoken.New(cfg.APIKey, cfg.APISecret, cfg.TokenTTL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrTokenConfig, err)
 	}
 	webhooks := deps.Webhooks
 	if deps.DelayedLeaves != nil {

@@ -19,6 +19,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
+	"github.com/switchboard-rtc/switchboard/internal/lktoken"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 	"github.com/switchboard-rtc/switchboard/jwtservice/openid"
 )
@@ -226,7 +227,7 @@ func TestRealLiveKitWebhooksVerified(t *testing.T) {
 	if _, err := env.RoomService().CreateRoom(t.Context(), &livekit.CreateRoomRequest{Name: room, EmptyTimeout: 5}); err != nil {
 		t.Fatal(err)
 	}
-	iss, _ := NewTokenIssuer(env.LKKey, env.LKSecret, time.Hour)
+	iss, _ := lktoken.New(env.LKKey, env.LKSecret, time.Hour)
 	jwtTok, _ := iss.Issue("@hook:localhost:DEV", room)
 	r, err := lksdk.ConnectToRoomWithToken(env.LKURL, jwtTok, &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false))
 	if err != nil {

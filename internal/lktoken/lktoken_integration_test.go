@@ -1,4 +1,4 @@
-package jwtservice
+package lktoken
 
 import (
 	"testing"
@@ -11,7 +11,7 @@ import (
 )
 
 // TestIssuedTokenJoinsRealLiveKit connects an lksdk participant to the real
-// livekit-server with a token minted by TokenIssuer, and sees it listed.
+// livekit-server with a token minted by Issuer, and sees it listed.
 func TestIssuedTokenJoinsRealLiveKit(t *testing.T) {
 	env := testenv.Require(t)
 	room := "switchboard-test-" + time.Now().Format("150405.000000")
@@ -21,7 +21,7 @@ func TestIssuedTokenJoinsRealLiveKit(t *testing.T) {
 	}
 	t.Cleanup(func() { _, _ = rs.DeleteRoom(t.Context(), &livekit.DeleteRoomRequest{Room: room}) })
 
-	iss, err := NewTokenIssuer(env.LKKey, env.LKSecret, time.Hour)
+	iss, err := New(env.LKKey, env.LKSecret, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,5 +44,26 @@ func TestIssuedTokenJoinsRealLiveKit(t *testing.T) {
 	}
 	if len(res.Participants) != 1 || res.Participants[0].Identity != identity {
 		t.Fatalf("participants = %v", res.Participants)
+	}
+
+	// A restricted grant, as an engine mints for itself: LiveKit shows its
+	// name and metadata and withholds publishing.
+	bot := Grant{Identity: "@bot:" + env.ServerName + ":BOT", Room: room, Name: "Switchboard", Metadata: `{"bot":true}`,
+		CanSubscribe: true, TTL: 10 * time.Minute}
+	tok, err = iss.Mint(bot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := lksdk.ConnectToRoomWithToken(env.LKURL, tok, &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false))
+	if err != nil {
+		t.Fatalf("connect with a restricted token: %v", err)
+	}
+	defer rb.Disconnect()
+	p, err := rs.GetParticipant(t.Context(), &livekit.RoomParticipantIdentity{Room: room, Identity: bot.Identity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != bot.Name || p.Metadata != bot.Metadata || p.Permission.GetCanPublish() || !p.Permission.GetCanSubscribe() {
+		t.Fatalf("restricted participant = name %q metadata %q permission %+v", p.Name, p.Metadata, p.Permission)
 	}
 }

@@ -13,7 +13,7 @@ func (s *Service) Handler() http.Handler {
 	mux.Handle("/sfu/get", corsJSON(s.limited(s.handleLegacy)))
 	mux.Handle("/get_token", corsJSON(s.limited(s.handleGetToken)))
 	mux.Handle("/delegate_delayed_leave", corsJSON(s.limited(s.handleDelegate)))
-	mux.HandleFunc("/healthz", Healthz)
+	mux.HandleFunc("/healthz", s.healthz)
 	mux.HandleFunc("/sfu_webhook", s.handleWebhook)
 	return mux
 }

@@ -59,6 +59,8 @@ type Deps struct {
 	// are refused as unresolvable.
 	CSAPI         CSAPIResolver
 	DelayedLeaves DelayedLeaves
+	// SFU, if set, is reported by GET /healthz?detail=1.
+	SFU SFUHealth
 	// Names, if set, is told the LiveKit room of every token issued, so
 	// enforcement judges rooms whose names no membership gives (a slot a
 	// client asked for, a named call whose members left).
@@ -80,6 +82,7 @@ type Service struct {
 	csapi    CSAPIResolver
 	delayed  DelayedLeaves
 	names    RoomNamer
+	sfu      SFUHealth
 	issuer   *lktoken.Issuer
 	rooms    *roomEnsurer
 	limiter  *limiter
@@ -117,7 +120,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*Service, error) {
 	}
 	return &Service{
 		logger: logger, cfg: cfg, verifier: deps.Verifier, auth: deps.Authorizer, webhooks: webhooks,
-		csapi: deps.CSAPI, delayed: deps.DelayedLeaves, names: deps.Names, issuer: issuer,
+		csapi: deps.CSAPI, delayed: deps.DelayedLeaves, names: deps.Names, sfu: deps.SFU, issuer: issuer,
 		rooms:    newRoomEnsurer(deps.Rooms, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
 		limiter:  newLimiter(cfg.RateLimit, cfg.Now),
 		hookKeys: auth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret.Reveal()),

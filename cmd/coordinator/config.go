@@ -5,6 +5,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/e2ee"
 	"github.com/switchboard-rtc/switchboard/internal/secret"
+	"github.com/switchboard-rtc/switchboard/internal/sfuhealth"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -81,6 +82,7 @@ type LiveKitConfig struct {
 	EnforceMembership     bool          `yaml:"enforce_membership" doc:"Remove LiveKit participants with no valid Matrix call membership, and delete LiveKit rooms with no member left (needs the Matrix bot; only rooms the bot is in are judged)."`
 	EnforceGrace          time.Duration `yaml:"enforce_grace" doc:"How long a LiveKit participant may stay without a membership before it is removed."`
 	EnforceInterval       time.Duration `yaml:"enforce_interval" doc:"How often LiveKit's rooms are compared with the memberships (webhooks trigger earlier checks)."`
+	HealthInterval        time.Duration `yaml:"health_interval" doc:"How often the coordinator checks that LiveKit's server API answers (a listing bounded to 5 s); GET /healthz?detail=1 shows the result."`
 }
 
 // MatrixConfig describes the homeserver and the coordinator's bot account.
@@ -140,7 +142,7 @@ func defaultConfig() Config {
 		Log:     LogConfig{Level: "info", Format: "text"},
 		HTTP:    HTTPConfig{Bind: ":8080", RateBurst: 20},
 		Admin:   AdminConfig{Bind: "127.0.0.1:8081"},
-		LiveKit: LiveKitConfig{TokenTTL: time.Hour, SanityCheckInterval: 5 * time.Second, DelegationGrace: 3 * time.Second, DelegationMaxPerUser: 8, EnforceMembership: true, EnforceGrace: 30 * time.Second, EnforceInterval: 5 * time.Second},
+		LiveKit: LiveKitConfig{TokenTTL: time.Hour, SanityCheckInterval: 5 * time.Second, DelegationGrace: 3 * time.Second, DelegationMaxPerUser: 8, EnforceMembership: true, EnforceGrace: 30 * time.Second, EnforceInterval: 5 * time.Second, HealthInterval: sfuhealth.DefaultInterval},
 		Matrix:  MatrixConfig{OpenIDCacheTTL: 5 * time.Minute, RequestTimeout: 5 * time.Second},
 		DataDir: "/var/lib/switchboard",
 		Calls: CallsConfig{Join: JoinNever, FamedlyStateKey: "auto",

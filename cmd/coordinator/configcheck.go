@@ -135,6 +135,7 @@ func (c *Config) validate() []error {
 		"calls.matrixrtc_expiry": c.Calls.RTCExpiry, "calls.matrixrtc_refresh": c.Calls.RTCRefresh,
 		"calls.matrixrtc_leave_delay": c.Calls.RTCLeaveDelay, "calls.matrixrtc_leave_restart": c.Calls.RTCLeaveRestart,
 		"livekit.enforce_grace": c.LiveKit.EnforceGrace, "livekit.enforce_interval": c.LiveKit.EnforceInterval,
+		"livekit.health_interval": c.LiveKit.HealthInterval,
 	}
 	for _, key := range sortedKeys(positive) {
 		if positive[key] <= 0 {

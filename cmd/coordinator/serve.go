@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchboard-rtc/switchboard/internal/httpserve"
+	"github.com/switchboard-rtc/switchboard/internal/sfuhealth"
 	"github.com/switchboard-rtc/switchboard/jwtservice"
 	lklive "github.com/switchboard-rtc/switchboard/livekit"
 	"github.com/switchboard-rtc/switchboard/membership"
@@ -74,11 +75,16 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	}
 
 	rs := roomService(cfg)
+	// The one SFU health signal: /healthz?detail=1 reads it now, the call
+	// supervisor later.
+	sfu := sfuhealth.New(logger.With("component", "sfuhealth"), sfuhealth.Config{Interval: cfg.LiveKit.HealthInterval}, rs)
+	defer sfu.Close()
+	runs = append(runs, sfu.Run)
 	var sinks []jwtservice.WebhookSink
 	// Both are set once the JWT service exists, before anything runs.
 	var forgetRoom func(string)
 	var observe lklive.RoomObserver
-	deps := jwtservice.Deps{Authorizer: auth}
+	deps := jwtservice.Deps{Authorizer: auth, SFU: sfu}
 	if bp != nil && cfg.LiveKit.EnforceMembership {
 		names := lklive.NewRoomNames(0)
 		deps.Names = names

@@ -3,6 +3,8 @@ package membership
 import (
 	"context"
 	"sync"
+
+	"maunium.net/go/mautrix/id"
 )
 
 // maxQueued bounds what one subscriber may have waiting. Past it the
@@ -18,9 +20,10 @@ type subscriber struct {
 	out   chan Change
 	mu    sync.Mutex
 	queue []Change
-	wake  chan struct{}   // 1-buffered: something was queued
-	done  chan struct{}   // closed when the tracker stops
-	ctx   context.Context // the subscription ends with it
+	wake  chan struct{}        // 1-buffered: something was queued
+	done  chan struct{}        // closed when the tracker stops
+	ctx   context.Context      // the subscription ends with it
+	rooms func(id.RoomID) bool // nil: every room
 }
 
 // unsubscribe asks Run to stop emitting to a subscriber whose context ended.
@@ -30,7 +33,22 @@ type unsubscribe struct{ s *subscriber }
 // ctx ends or the tracker stops; then it is closed. A subscriber that falls
 // far behind receives Resync in place of what it missed.
 func (t *Tracker) Subscribe(ctx context.Context) (<-chan Change, error) {
-	s := &subscriber{out: make(chan Change), wake: make(chan struct{}, 1), done: make(chan struct{}), ctx: ctx}
+	return t.SubscribeRooms(ctx, nil)
+}
+
+// SubscribeRooms is Subscribe for the changes of the rooms for which rooms
+// returns true (nil: every room). Only those are queued, so other rooms'
+// traffic neither costs this subscriber memory nor pushes it into a Resync;
+// Resync itself is always delivered, and means re-reading the matching
+// rooms (SnapshotRoom). rooms is called on the tracker's goroutine for each
+// change: it must be quick, must not block or call the tracker, and must be
+// safe to call while the caller changes what it reads (a locked set).
+//
+// Cancellation is ctx: when it ends, the channel is closed, the tracker
+// forgets the subscriber and the subscription's goroutine ends, even if
+// the consumer had stopped reading.
+func (t *Tracker) SubscribeRooms(ctx context.Context, rooms func(id.RoomID) bool) (<-chan Change, error) {
+	s := &subscriber{out: make(chan Change), wake: make(chan struct{}, 1), done: make(chan struct{}), ctx: ctx, rooms: rooms}
 	if t.stopped() {
 		return nil, ErrClosed
 	}
@@ -46,7 +64,9 @@ func (t *Tracker) Subscribe(ctx context.Context) (<-chan Change, error) {
 
 func (t *Tracker) emit(c Change) {
 	for _, s := range t.subs {
-		s.push(c)
+		if s.rooms == nil || s.rooms(c.Member.Call.Room) {
+			s.push(c)
+		}
 	}
 }
 

@@ -186,6 +186,38 @@ func (t *Tracker) Snapshot(ctx context.Context) ([]Member, error) {
 	return ask(ctx, t, req, req.reply)
 }
 
+// snapshotRoomReq asks for one room's live members.
+type snapshotRoomReq struct {
+	room  id.RoomID
+	reply chan []Member
+}
+
+// SnapshotRoom returns the live members of one room (none if it has no
+// call), at the cost of that room alone: a filtered subscriber re-reads
+// its rooms with it after a Resync.
+func (t *Tracker) SnapshotRoom(ctx context.Context, room id.RoomID) ([]Member, error) {
+	req := snapshotRoomReq{room: room, reply: make(chan []Member, 1)}
+	return ask(ctx, t, req, req.reply)
+}
+
+// members copies the room's members; a nil room has none.
+func (rs *roomState) members() []Member {
+	if rs == nil {
+		return nil
+	}
+	out := make([]Member, 0, len(rs.all)+len(rs.byID))
+	if rs.indexed() {
+		for _, tr := range rs.byID {
+			out = append(out, tr.m)
+		}
+		return out
+	}
+	for _, tr := range rs.all {
+		out = append(out, tr.m)
+	}
+	return out
+}
+
 // countSubs asks Run how many subscribers it has (tests).
 type countSubs chan int
 
@@ -267,6 +299,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 				out := make([]Member, 0, t.expiry.Len())
 				t.expiry.All(func(e *timeheap.Entry[*tracked]) { out = append(out, e.Value.m) })
 				msg.reply <- out
+			case snapshotRoomReq:
+				msg.reply <- t.rooms[msg.room].members()
 			case flushReq:
 				close(msg)
 			case *subscriber:

@@ -9,7 +9,8 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
-// SeatLister reports our own memberships (*Presence).
+// SeatLister reports our own memberships (the call supervisor, which adds
+// the seats it refused to what the seat writer holds).
 type SeatLister interface{ Seats() []SeatStatus }
 
 // KeyReporter describes the media keys held for a room's participants and

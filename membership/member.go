@@ -84,3 +84,26 @@ func (m Member) Identity() string {
 	}
 	return lkid.Legacy(string(m.UserID), string(m.DeviceID))
 }
+
+// SeatKey names one membership of ours: a call, in one dialect.
+type SeatKey struct {
+	Call    CallKey
+	Dialect Dialect
+}
+
+// Less orders seats by room, call and dialect.
+func (a SeatKey) Less(b SeatKey) bool {
+	if a.Call.Room != b.Call.Room {
+		return a.Call.Room < b.Call.Room
+	}
+	if a.Call.Application != b.Call.Application {
+		return a.Call.Application < b.Call.Application
+	}
+	if a.Call.CallID != b.Call.CallID {
+		return a.Call.CallID < b.Call.CallID
+	}
+	if a.Call.Scope != b.Call.Scope {
+		return a.Call.Scope < b.Call.Scope
+	}
+	return a.Dialect < b.Dialect
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -16,7 +18,6 @@ import (
 type PresenceConfig struct {
 	UserID   id.UserID   // empty: the writer's (Self)
 	DeviceID id.DeviceID // empty: the writer's (Self)
-	Policy   JoinPolicy
 	// FamedlyStateKey is the state-key form of our Famedly memberships;
 	// FamedlyFormUnknown picks as the SDK does: "{userId}_{deviceId}" in
 	// msc3757 room versions, else "{userId}".
@@ -33,10 +34,6 @@ type PresenceConfig struct {
 	// RequestTimeout bounds each homeserver request, the final leave
 	// included (5 s).
 	RequestTimeout time.Duration
-	// Bounds on our seats (one per call and dialect), per room and in all:
-	// any member can advertise calls, and each seat costs requests.
-	MaxSeatsPerRoom int // DefaultMaxSeatsPerRoom
-	MaxSeats        int // DefaultMaxSeats
 }
 
 func (c PresenceConfig) withDefaults() PresenceConfig {
@@ -54,28 +51,24 @@ func (c PresenceConfig) withDefaults() PresenceConfig {
 	def(&c.MatrixRTCLeaveDelay, 10*time.Second)
 	def(&c.MatrixRTCLeaveRestart, 5*time.Second)
 	def(&c.RequestTimeout, 5*time.Second)
-	if c.MaxSeatsPerRoom <= 0 {
-		c.MaxSeatsPerRoom = DefaultMaxSeatsPerRoom
-	}
-	if c.MaxSeats <= 0 {
-		c.MaxSeats = DefaultMaxSeats
-	}
 	return c
 }
 
-// Presence keeps our own memberships: it decides from the tracker and the
-// join policy which calls we take part in, one seat per call and dialect,
-// and runs one slot (a goroutine that writes, refreshes and finally removes
-// the membership) per state event of ours, which carries every seat that
-// shares its state key. On start it first removes memberships of ours left
-// by an earlier run. Run's goroutine owns the slots; they publish their
-// seats' state on the board for the admin view.
+// Presence is the seat writer: it holds the memberships of ours it is told
+// to hold (Hold; the call supervisor decides which), one seat per call and
+// dialect, and runs one slot (a goroutine that writes, refreshes and
+// finally removes the membership) per state event of ours, which carries
+// every seat that shares its state key. A seat whose foci change is
+// rewritten in place, under the same state key, without a leave. On start
+// it first removes memberships of ours left by an earlier run. Run's
+// goroutine owns the slots; they publish their seats' state on the board
+// for the admin view.
 type Presence struct {
 	cfg       PresenceConfig
 	logger    *slog.Logger
 	writer    RoomWriter
 	tracker   *Tracker
-	facts     RoomFacts
+	rooms     BotRooms
 	clock     Clock
 	ready     <-chan struct{}
 	sessionID string
@@ -83,22 +76,58 @@ type Presence struct {
 
 	mu        sync.Mutex
 	closed    bool
-	cancelRun context.CancelFunc // Run's, to stop it on Close
+	cancelRun context.CancelFunc    // Run's, to stop it on Close
+	want      map[SeatKey]SeatSpec  // the seats to hold, as last told
+	told      chan struct{}         // 1-buffered: want changed
 }
 
-// NewPresence returns a presence that starts once ready is closed (the
-// tracker holds the first sync's state). facts tells the policy which rooms
-// the bot is in and was invited to. A nil clock is the system clock.
+// SeatSpec is what one seat of ours announces. Famedly writes the first
+// focus as foci_active (with the usermedia feed for a mesh focus);
+// MatrixRTC writes them as foci_preferred, its focus_active selecting the
+// oldest membership as the js-sdk's does.
+type SeatSpec struct {
+	Foci []Focus
+}
+
+func (s SeatSpec) equal(o SeatSpec) bool { return slices.Equal(s.Foci, o.Foci) }
+
+// BotRooms tells where the bot is joined (the roster): a seat in a room
+// it is not in is never written.
+type BotRooms interface {
+	InRoom(room id.RoomID) bool
+}
+
+// NewPresence returns a seat writer that starts once ready is closed (the
+// tracker holds the first sync's state). rooms tells it which rooms the
+// bot is in. A nil clock is the system clock.
 func NewPresence(logger *slog.Logger, cfg PresenceConfig, writer RoomWriter, tracker *Tracker,
-	facts RoomFacts, ready <-chan struct{}, clock Clock) *Presence {
+	rooms BotRooms, ready <-chan struct{}, clock Clock) *Presence {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	return &Presence{cfg: cfg.withDefaults(), logger: logger, writer: writer, tracker: tracker, facts: facts,
-		clock: clock, ready: ready, sessionID: newSessionID(), board: board{seats: map[seatKey]*SeatStatus{}}}
+	return &Presence{cfg: cfg.withDefaults(), logger: logger, writer: writer, tracker: tracker, rooms: rooms,
+		clock: clock, ready: ready, sessionID: newSessionID(), board: board{seats: map[SeatKey]*SeatStatus{}},
+		told: make(chan struct{}, 1)}
+}
+
+// Hold tells the writer the whole set of seats to hold from now on, with
+// what each announces; seats missing from it are left. It never blocks:
+// Run applies the latest set (after it has removed an earlier run's
+// memberships).
+func (p *Presence) Hold(seats map[SeatKey]SeatSpec) {
+	p.mu.Lock()
+	p.want = maps.Clone(seats)
+	p.mu.Unlock()
+	signal(p.told)
+}
+
+func (p *Presence) wanted() map[SeatKey]SeatSpec {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.want
 }
 
 // Close stops Run (which then leaves every call); it is idempotent.
@@ -147,9 +176,7 @@ func (p *Presence) Run(ctx context.Context) error {
 	delay := p.delaySupport(ctx)
 	p.removeStale(ctx, members)
 
-	st := &seating{ctx: ctx, delay: delay, live: liveOf(members), slots: map[slotKey]*slot{}, exited: make(chan *slot),
-		limits: newSeatLimits(p.cfg.MaxSeatsPerRoom, p.cfg.MaxSeats)}
-	defer p.board.setRefused(nil)
+	st := &seating{ctx: ctx, delay: delay, slots: map[slotKey]*slot{}, exited: make(chan *slot)}
 	defer func() {
 		for _, s := range st.slots {
 			s.stop()
@@ -166,19 +193,14 @@ func (p *Presence) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			if c.Kind == Resync {
-				// We fell behind and the tracker dropped what we missed:
-				// read the members again. (A membership of ours that
-				// vanished meanwhile is found by the delayed leave's
-				// restart, or the refresh.)
-				members, err := p.tracker.Snapshot(ctx)
-				if err != nil {
-					return ignoreClosed(err)
-				}
-				st.live = liveOf(members)
-			} else {
+			// After a Resync what we missed is gone: a membership of ours
+			// that vanished meanwhile is found by the delayed leave's
+			// restart, or the refresh.
+			if c.Kind != Resync {
 				p.note(st, c)
 			}
+			continue
+		case <-p.told:
 			timer.Reset(reconcileDelay)
 			continue
 		case s := <-st.exited:
@@ -189,50 +211,35 @@ func (p *Presence) Run(ctx context.Context) error {
 	}
 }
 
-func liveOf(members []Member) map[memberID]Member {
-	live := make(map[memberID]Member, len(members))
-	for _, m := range members {
-		live[idOf(m)] = m
-	}
-	return live
-}
-
-// seating is the state of one Run, owned by its goroutine: the live members
-// and our slots, each carrying one or more seats. A stopping slot stays in
-// slots until its goroutine exits, so its state key never has two writers.
+// seating is the state of one Run, owned by its goroutine: our slots, each
+// carrying one or more seats. A stopping slot stays in slots until its
+// goroutine exits, so its state key never has two writers.
 type seating struct {
 	ctx    context.Context
 	delay  bool // the homeserver does MSC4140
-	live   map[memberID]Member
 	slots  map[slotKey]*slot
 	exited chan *slot
 	wg     sync.WaitGroup
-	limits *seatLimits
 }
 
-// note applies one tracker change and tells the slot whose own membership
-// vanished (delayed leave fired, overwritten) to write it again.
+// note tells the slot whose own membership vanished (delayed leave fired,
+// overwritten) to write it again.
 func (p *Presence) note(st *seating, c Change) {
 	m := c.Member
-	switch c.Kind {
-	case Joined, Updated:
-		st.live[idOf(m)] = m
-	case Left, Expired:
-		delete(st.live, idOf(m))
-		if m.UserID == p.cfg.UserID && m.DeviceID == p.cfg.DeviceID {
-			// The feed forgets a room in the roster before the tracker drops
-			// its members: ours leaving a room we are not in is the bot
-			// leaving (or kicked), not a membership to write again.
-			if !p.facts.InRoom(m.Call.Room) {
-				p.leaveRoom(st, m.Call.Room)
-				return
-			}
-			k := seatKey{Call: m.Call, Dialect: m.Dialect}
-			// Only the seats a slot carries: one it dropped leaves on purpose.
-			if s := st.slots[slotOf(k)]; s != nil && !s.stopping && s.carries(k) {
-				signal(s.vanished)
-			}
-		}
+	if (c.Kind != Left && c.Kind != Expired) || m.UserID != p.cfg.UserID || m.DeviceID != p.cfg.DeviceID {
+		return
+	}
+	// The feed forgets a room in the roster before the tracker drops its
+	// members: ours leaving a room we are not in is the bot leaving (or
+	// kicked), not a membership to write again.
+	if !p.rooms.InRoom(m.Call.Room) {
+		p.leaveRoom(st, m.Call.Room)
+		return
+	}
+	k := SeatKey{Call: m.Call, Dialect: m.Dialect}
+	// Only the seats a slot carries: one it dropped leaves on purpose.
+	if s := st.slots[slotOf(k)]; s != nil && !s.stopping && s.carries(k) {
+		signal(s.vanished)
 	}
 }
 
@@ -247,24 +254,13 @@ func (p *Presence) leaveRoom(st *seating, room id.RoomID) {
 	}
 }
 
-// reconcile gives wanted calls their seats, in the slot of their state key,
-// and takes the others away; a slot left with no seat leaves.
+// reconcile gives the seats we are told to hold their slots (in the slot
+// of their state key), updates what they announce in place, and takes the
+// others away; a slot left with no seat leaves.
 func (p *Presence) reconcile(st *seating) {
-	others := make([]Member, 0, len(st.live))
-	for _, m := range st.live {
-		others = append(others, m)
-	}
-	want, refused := st.limits.grant(wantedSeats(others, p.cfg.UserID, p.cfg.Policy, p.facts), func(k seatKey) bool {
-		s := st.slots[slotOf(k)]
-		return s != nil && !s.stopping && s.carries(k)
-	}, p.clock.Now())
-	for k, reason := range refused {
-		p.logger.Warn("refusing a seat in a call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
-			"reason", reason)
-	}
-	p.board.setRefused(st.limits.refusals())
+	want := p.wanted()
 	for _, s := range st.slots {
-		if !s.stopping && !p.facts.InRoom(s.key.Room) {
+		if !s.stopping && !p.rooms.InRoom(s.key.Room) {
 			p.leaveRoom(st, s.key.Room)
 		}
 		if s.stopping {
@@ -272,8 +268,7 @@ func (p *Presence) reconcile(st *seating) {
 		}
 		for _, k := range s.carried() {
 			if _, ok := want[k]; !ok {
-				p.logger.Info("leaving call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
-					"reason", "no other live member, or the policy no longer allows it")
+				p.logger.Info("leaving call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String())
 				s.remove(k)
 			}
 		}
@@ -281,18 +276,24 @@ func (p *Presence) reconcile(st *seating) {
 			s.stop()
 		}
 	}
-	keys := make([]seatKey, 0, len(want))
+	keys := make([]SeatKey, 0, len(want))
 	for k := range want {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return seatLess(keys[i], keys[j]) })
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Less(keys[j]) })
 	for _, k := range keys {
-		s := st.slots[slotOf(k)]
-		if s != nil && (s.stopping || s.carries(k)) {
-			continue // a stopping slot is replaced once it has exited
+		if !p.rooms.InRoom(k.Call.Room) {
+			continue // never written in a room the bot is not in
 		}
-		p.logger.Info("joining call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
-			"policy", p.cfg.Policy.Mode(k.Call.Room).String())
+		s := st.slots[slotOf(k)]
+		switch {
+		case s != nil && s.stopping:
+			continue // replaced once it has exited
+		case s != nil && s.carries(k):
+			s.update(k, want[k])
+			continue
+		}
+		p.logger.Info("joining call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String())
 		if s == nil {
 			s = p.newSlot(st.ctx, slotOf(k), st.delay)
 			st.slots[s.key] = s
@@ -346,7 +347,7 @@ func (p *Presence) removeStale(ctx context.Context, members []Member) {
 	}
 	done := map[Source]bool{} // our Famedly calls of a room share one event
 	for _, m := range members {
-		if m.UserID != p.cfg.UserID || m.DeviceID != p.cfg.DeviceID || m.Dialect == DialectRTCSticky || !p.facts.InRoom(m.Call.Room) {
+		if m.UserID != p.cfg.UserID || m.DeviceID != p.cfg.DeviceID || m.Dialect == DialectRTCSticky || !p.rooms.InRoom(m.Call.Room) {
 			continue
 		}
 		shape := shapeOfMember(m)

@@ -42,7 +42,7 @@ func shapeSlot(k slotKey, user id.UserID, device id.DeviceID, roomVersion string
 // shapeOfMember is where a membership of ours that the tracker shows lives
 // (one left by an earlier run), read back from its state key.
 func shapeOfMember(m Member) seatShape {
-	shape := seatShape{key: slotOf(seatKey{Call: m.Call, Dialect: m.Dialect}), stateKey: m.StateKey, eventType: MatrixRTCEventType}
+	shape := seatShape{key: slotOf(SeatKey{Call: m.Call, Dialect: m.Dialect}), stateKey: m.StateKey, eventType: MatrixRTCEventType}
 	if m.Dialect == DialectFamedly {
 		form, _, _, err := ParseFamedlyStateKey(m.StateKey)
 		shape.eventType, shape.legacyFamedly = FamedlyEventType, err != nil || form == FamedlyUser
@@ -59,14 +59,14 @@ func newSessionID() string {
 }
 
 // ourMember is the membership we write for a seat at now.
-func (p *Presence) ourMember(k seatKey, template Member, created, now time.Time) Member {
+func (p *Presence) ourMember(k SeatKey, spec SeatSpec, created, now time.Time) Member {
 	m := Member{Dialect: k.Dialect, Call: k.Call, UserID: p.cfg.UserID, DeviceID: p.cfg.DeviceID}
 	switch k.Dialect {
 	case DialectFamedly:
 		m.MembershipID = p.sessionID
 		m.ExpiresAt = now.Add(p.cfg.FamedlyExpiry + FamedlyExpiryGrace)
-		if len(template.ActiveFoci) > 0 {
-			m.ActiveFoci = template.ActiveFoci[:1]
+		if len(spec.Foci) > 0 {
+			m.ActiveFoci = spec.Foci[:1]
 			if m.ActiveFoci[0].Type == "mesh" {
 				m.Feeds = []string{"m.usermedia"}
 			}
@@ -75,15 +75,7 @@ func (p *Presence) ourMember(k seatKey, template Member, created, now time.Time)
 		m.MembershipID = string(p.cfg.UserID) + ":" + string(p.cfg.DeviceID)
 		m.CreatedAt = created
 		m.ActiveFoci = []Focus{{Type: "livekit", FocusSelection: "oldest_membership"}}
-		m.Preferred = template.Preferred
-		if len(m.Preferred) == 0 {
-			for _, f := range template.ActiveFoci {
-				if f.LiveKitServiceURL != "" {
-					m.Preferred = []Focus{{Type: f.Type, LiveKitServiceURL: f.LiveKitServiceURL, LiveKitAlias: f.LiveKitAlias}}
-					break
-				}
-			}
-		}
+		m.Preferred = spec.Foci
 	}
 	return m
 }

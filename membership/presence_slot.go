@@ -22,7 +22,7 @@ type slotKey struct {
 	CallID      string // MatrixRTC only
 }
 
-func slotOf(k seatKey) slotKey {
+func slotOf(k SeatKey) slotKey {
 	s := slotKey{Room: k.Call.Room, Dialect: k.Dialect}
 	if k.Dialect == DialectMatrixRTC {
 		s.Application, s.CallID = k.Call.Application, k.Call.CallID
@@ -53,13 +53,13 @@ type slot struct {
 	vanished chan struct{} // 1-buffered: our membership vanished
 
 	mu    sync.Mutex
-	seats map[seatKey]seatEntry // changed by Run's goroutine, read by the slot's
+	seats map[SeatKey]seatEntry // changed by Run's goroutine, read by the slot's
 }
 
 // seatEntry is what a slot writes for one seat.
 type seatEntry struct {
-	template Member    // the call's oldest member: clients adopt its focus
-	created  time.Time // when we took the seat (MatrixRTC created_ts)
+	spec    SeatSpec
+	created time.Time // when we took the seat (MatrixRTC created_ts)
 }
 
 func (p *Presence) newSlot(parent context.Context, k slotKey, delay bool) *slot {
@@ -69,7 +69,7 @@ func (p *Presence) newSlot(parent context.Context, k slotKey, delay bool) *slot 
 		logger = logger.With("call_id", k.CallID)
 	}
 	return &slot{p: p, key: k, delay: delay, ctx: ctx, cancel: cancel, logger: logger,
-		changed: make(chan struct{}, 1), vanished: make(chan struct{}, 1), seats: map[seatKey]seatEntry{}}
+		changed: make(chan struct{}, 1), vanished: make(chan struct{}, 1), seats: map[SeatKey]seatEntry{}}
 }
 
 func (s *slot) stop() { s.stopping = true; s.cancel() }
@@ -86,16 +86,33 @@ func signal(c chan struct{}) {
 }
 
 // add makes the slot carry seat k from its next write on.
-func (s *slot) add(k seatKey, template Member) {
+func (s *slot) add(k SeatKey, spec SeatSpec) {
 	s.mu.Lock()
-	s.seats[k] = seatEntry{template: template, created: s.p.clock.Now().Truncate(time.Millisecond)}
+	s.seats[k] = seatEntry{spec: spec, created: s.p.clock.Now().Truncate(time.Millisecond)}
 	s.p.board.set(k, func(st *SeatStatus) { st.State = "starting" })
 	s.mu.Unlock()
 	signal(s.changed)
 }
 
+// update changes what seat k announces; the slot rewrites its event in
+// place (same state key, no leave). An unchanged spec writes nothing.
+func (s *slot) update(k SeatKey, spec SeatSpec) {
+	s.mu.Lock()
+	e, ok := s.seats[k]
+	changed := ok && !e.spec.equal(spec)
+	if changed {
+		e.spec = spec
+		s.seats[k] = e
+	}
+	s.mu.Unlock()
+	if changed {
+		s.logger.Info("own membership: announcing new foci in place", "call_id", k.Call.CallID)
+		signal(s.changed)
+	}
+}
+
 // remove drops seat k; the next write leaves it out.
-func (s *slot) remove(k seatKey) {
+func (s *slot) remove(k SeatKey) {
 	s.mu.Lock()
 	delete(s.seats, k)
 	s.p.board.drop(k)
@@ -103,7 +120,7 @@ func (s *slot) remove(k seatKey) {
 	signal(s.changed)
 }
 
-func (s *slot) carries(k seatKey) bool {
+func (s *slot) carries(k SeatKey) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.seats[k]
@@ -112,40 +129,23 @@ func (s *slot) carries(k seatKey) bool {
 
 // carried lists the slot's seats in a stable order (the order of the
 // entries in a shared Famedly event).
-func (s *slot) carried() []seatKey {
+func (s *slot) carried() []SeatKey {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sortedLocked()
 }
 
-func (s *slot) sortedLocked() []seatKey {
-	keys := make([]seatKey, 0, len(s.seats))
+func (s *slot) sortedLocked() []SeatKey {
+	keys := make([]SeatKey, 0, len(s.seats))
 	for k := range s.seats {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return seatLess(keys[i], keys[j]) })
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Less(keys[j]) })
 	return keys
 }
 
-// seatLess orders seats by room, call and dialect.
-func seatLess(a, b seatKey) bool {
-	if a.Call.Room != b.Call.Room {
-		return a.Call.Room < b.Call.Room
-	}
-	if a.Call.Application != b.Call.Application {
-		return a.Call.Application < b.Call.Application
-	}
-	if a.Call.CallID != b.Call.CallID {
-		return a.Call.CallID < b.Call.CallID
-	}
-	if a.Call.Scope != b.Call.Scope {
-		return a.Call.Scope < b.Call.Scope
-	}
-	return a.Dialect < b.Dialect
-}
-
 // publish updates the admin view of every seat the slot carries.
-func (s *slot) publish(f func(k seatKey, st *SeatStatus)) {
+func (s *slot) publish(f func(k SeatKey, st *SeatStatus)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k := range s.seats {
@@ -187,7 +187,7 @@ func (s *slot) run() {
 	if !ok {
 		return
 	}
-	s.publish(func(_ seatKey, st *SeatStatus) { st.StateKey = shape.stateKey })
+	s.publish(func(_ SeatKey, st *SeatStatus) { st.StateKey = shape.stateKey })
 	leaveDelay, restartEvery, refreshEvery := s.timings()
 	var delayID string
 	joined := false
@@ -210,7 +210,7 @@ func (s *slot) run() {
 		if err != nil {
 			retry = nextRetry(retry)
 			s.logger.Warn("own membership: homeserver request failed; retrying", "error", err, "retry_in", retry)
-			s.publish(func(_ seatKey, st *SeatStatus) { st.State = "retrying"; st.LastError = err.Error() })
+			s.publish(func(_ SeatKey, st *SeatStatus) { st.State = "retrying"; st.LastError = err.Error() })
 			if !s.sleep(retry) {
 				break
 			}
@@ -307,7 +307,7 @@ func (s *slot) scheduleLeave(shape seatShape, delay time.Duration) (string, erro
 	}
 	if err == nil {
 		s.guard = delay
-		s.publish(func(_ seatKey, st *SeatStatus) { st.DelayedLeave = true; st.LeaveDelay = delay.String() })
+		s.publish(func(_ SeatKey, st *SeatStatus) { st.DelayedLeave = true; st.LeaveDelay = delay.String() })
 	}
 	return id, err
 }
@@ -327,7 +327,7 @@ func (s *slot) writeJoin(shape seatShape) error {
 	members := make([]Member, 0, len(keys))
 	for _, k := range keys {
 		e := s.seats[k]
-		members = append(members, s.p.ourMember(k, e.template, e.created, now))
+		members = append(members, s.p.ourMember(k, e.spec, e.created, now))
 	}
 	s.mu.Unlock()
 	if len(members) == 0 {
@@ -340,11 +340,11 @@ func (s *slot) writeJoin(shape seatShape) error {
 	if err := s.p.writer.PutState(ctx, s.key.Room, shape.eventType, shape.stateKey, content); err != nil {
 		return err
 	}
-	written := make(map[seatKey]Member, len(keys))
+	written := make(map[SeatKey]Member, len(keys))
 	for i, k := range keys {
 		written[k] = members[i]
 	}
-	s.publish(func(k seatKey, st *SeatStatus) {
+	s.publish(func(k SeatKey, st *SeatStatus) {
 		m, ok := written[k]
 		if !ok {
 			return // added since: the next write carries it
@@ -387,7 +387,7 @@ func (s *slot) cancelDelayed(delayID string) {
 // In a room the bot is no longer in, nothing can be written: the delayed
 // leave is only cancelled (the server could not send it either).
 func (s *slot) leave(shape seatShape, delayID string) {
-	s.publish(func(_ seatKey, st *SeatStatus) { st.State = "leaving" })
+	s.publish(func(_ SeatKey, st *SeatStatus) { st.State = "leaving" })
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 2*s.p.cfg.RequestTimeout)
 	defer cancel()
 	if s.gone.Load() {

@@ -27,18 +27,67 @@ func echoToTracker(t *testing.T, w *fakeWriter, tr *Tracker) {
 
 // echoingPresence is a presence under policy "all" over a fake writer whose
 // Famedly writes reach the tracker as the bot's sync would deliver them;
-// nil facts: the bot is in every room.
-func echoingPresence(t *testing.T, logger *slog.Logger, cfg PresenceConfig, facts RoomFacts) (*Presence, *fakeWriter, *Tracker, *fakeClock) {
+// nil rooms: the bot is in every room.
+func echoingPresence(t *testing.T, logger *slog.Logger, cfg PresenceConfig, rooms BotRooms) (*Presence, *fakeWriter, *Tracker, *fakeClock) {
 	tr, clock, _ := startTracker(t)
 	w := newFakeWriter()
 	echoToTracker(t, w, tr)
 	ready := make(chan struct{})
 	close(ready)
-	cfg.Policy = JoinPolicy{Default: JoinAll}
-	if facts == nil {
-		facts = allRooms{}
+	if rooms == nil {
+		rooms = allRooms{}
 	}
-	return NewPresence(logger, cfg, w, tr, facts, ready, clock), w, tr, clock
+	p := NewPresence(logger, cfg, w, tr, rooms, ready, clock)
+	followCalls(t, p, tr)
+	return p, w, tr, clock
+}
+
+// followCalls plays the call supervisor in the seat writer's unit tests
+// (the real one, in calls/, has its own): every call with a member other
+// than us gets a seat in that member's dialect, announcing the oldest
+// member's foci (Famedly's active ones, MatrixRTC's preferred ones).
+func followCalls(t *testing.T, p *Presence, tr *Tracker) {
+	ctx, cancel := context.WithCancel(context.Background())
+	changes, err := tr.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	decide := func() bool {
+		ms, err := tr.Snapshot(ctx)
+		if err != nil {
+			return false
+		}
+		oldest := map[SeatKey]Member{}
+		for _, m := range ms {
+			k := SeatKey{Call: m.Call, Dialect: m.Dialect}
+			if cur, ok := oldest[k]; m.UserID != botUser && (!ok || m.CreatedAt.Before(cur.CreatedAt)) {
+				oldest[k] = m
+			}
+		}
+		want := map[SeatKey]SeatSpec{}
+		for k, m := range oldest {
+			foci := m.ActiveFoci
+			if k.Dialect == DialectMatrixRTC {
+				foci = m.Preferred
+			}
+			want[k] = SeatSpec{Foci: foci}
+		}
+		p.Hold(want)
+		return true
+	}
+	go func() {
+		defer close(done)
+		if !decide() {
+			return
+		}
+		for range changes {
+			if !decide() {
+				return
+			}
+		}
+	}()
 }
 
 // famedlyMember is a live Famedly member of call in presRoom.

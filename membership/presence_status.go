@@ -13,7 +13,7 @@ type SeatStatus struct {
 	CallID       string    `json:"call_id"`
 	Scope        string    `json:"scope"`
 	Dialect      string    `json:"dialect"`
-	State        string    `json:"state"`            // starting, joined, retrying, leaving, refused
+	State        string    `json:"state"`            // starting, joined, retrying, leaving; refused (by the supervisor)
 	Reason       string    `json:"reason,omitempty"` // why a seat is refused (a bound on seats)
 	StateKey     string    `json:"state_key,omitempty"`
 	MembershipID string    `json:"membership_id,omitempty"`
@@ -27,53 +27,49 @@ type SeatStatus struct {
 
 // board is where seats publish their state; the admin API reads it.
 type board struct {
-	mu      sync.Mutex
-	seats   map[seatKey]*SeatStatus
-	refused map[seatKey]string // seats we would take but for a bound, and why
+	mu    sync.Mutex
+	seats map[SeatKey]*SeatStatus
 }
 
-func (b *board) setRefused(refused map[seatKey]string) {
-	b.mu.Lock()
-	b.refused = refused
-	b.mu.Unlock()
-}
-
-func (b *board) set(k seatKey, f func(*SeatStatus)) {
+func (b *board) set(k SeatKey, f func(*SeatStatus)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := b.seats[k]
 	if st == nil {
-		st = newSeatStatus(k)
+		fresh := NewSeatStatus(k)
+		st = &fresh
 		b.seats[k] = st
 	}
 	f(st)
 }
 
-func newSeatStatus(k seatKey) *SeatStatus {
-	return &SeatStatus{Room: string(k.Call.Room), Application: k.Call.Application, CallID: k.Call.CallID,
+// NewSeatStatus is the admin view of seat k before anything is known of it.
+func NewSeatStatus(k SeatKey) SeatStatus {
+	return SeatStatus{Room: string(k.Call.Room), Application: k.Call.Application, CallID: k.Call.CallID,
 		Scope: k.Call.Scope, Dialect: k.Dialect.String()}
 }
 
-func (b *board) drop(k seatKey) {
+func (b *board) drop(k SeatKey) {
 	b.mu.Lock()
 	delete(b.seats, k)
 	b.mu.Unlock()
 }
 
-// Seats lists our memberships and their state, and the seats refused by a
-// bound (state "refused", with the reason), ordered by room and call.
+// Seats lists our memberships and their state, ordered by room, call and
+// dialect.
 func (p *Presence) Seats() []SeatStatus {
 	p.board.mu.Lock()
-	out := make([]SeatStatus, 0, len(p.board.seats)+len(p.board.refused))
+	out := make([]SeatStatus, 0, len(p.board.seats))
 	for _, st := range p.board.seats {
 		out = append(out, *st)
 	}
-	for k, reason := range p.board.refused {
-		st := newSeatStatus(k)
-		st.State, st.Reason = "refused", reason
-		out = append(out, *st)
-	}
 	p.board.mu.Unlock()
+	SortSeats(out)
+	return out
+}
+
+// SortSeats orders an admin list of seats by room, call and dialect.
+func SortSeats(out []SeatStatus) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Room != out[j].Room {
 			return out[i].Room < out[j].Room
@@ -83,5 +79,4 @@ func (p *Presence) Seats() []SeatStatus {
 		}
 		return out[i].Dialect < out[j].Dialect
 	})
-	return out
 }

@@ -88,7 +88,6 @@ func (w *fakeWriter) Self() (id.UserID, id.DeviceID)                          { 
 type allRooms struct{}
 
 func (allRooms) InRoom(id.RoomID) bool  { return true }
-func (allRooms) Invited(id.RoomID) bool { return true }
 
 // expectOp advances the fake clock in steps until the writer reports an
 // operation starting with prefix, failing on any other operation first.
@@ -117,14 +116,9 @@ func TestPresenceSeatLifecycle(t *testing.T) {
 	w.stale = []ScheduledLeave{{DelayID: "old", Room: presRoom, EventType: FamedlyEventType, StateKey: string(botUser)}}
 	ready := make(chan struct{})
 	close(ready)
-	p := NewPresence(nil, PresenceConfig{Policy: JoinPolicy{Default: JoinAll}}, w, tr, allRooms{}, ready, clock)
-	alice := Member{Dialect: DialectFamedly, Call: CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"},
-		UserID: "@alice:example.org", DeviceID: "A", MembershipID: "m",
-		ActiveFoci: []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org", LiveKitAlias: string(presRoom)}},
-		ExpiresAt:  clock.Now().Add(time.Hour)}
-	if err := tr.Ingest(t.Context(), Source{Room: presRoom, EventType: FamedlyEventType, StateKey: "@alice:example.org"}, []Member{alice}); err != nil {
-		t.Fatal(err)
-	}
+	p := NewPresence(nil, PresenceConfig{}, w, tr, allRooms{}, ready, clock)
+	p.Hold(map[SeatKey]SeatSpec{{Call: CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"}, Dialect: DialectFamedly}: {
+		Foci: []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org", LiveKitAlias: string(presRoom)}}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -193,24 +187,17 @@ func waitSeats(t *testing.T, p *Presence, ok func([]SeatStatus) bool) {
 	}
 }
 
-// TestPresenceLeavesWhenAlone: when the last other member leaves, we leave
-// too rather than keep the call alive.
-func TestPresenceLeavesWhenAlone(t *testing.T) {
+// TestPresenceLeavesWhenToldTo: a seat the writer is no longer told to
+// hold leaves (MatrixRTC: by firing its prepared delayed leave).
+func TestPresenceLeavesWhenToldTo(t *testing.T) {
 	leakcheck.Check(t)
 	tr, clock, _ := startTracker(t)
 	w := newFakeWriter()
 	ready := make(chan struct{})
 	close(ready)
-	p := NewPresence(nil, PresenceConfig{Policy: JoinPolicy{Default: JoinAll}}, w, tr, allRooms{}, ready, clock)
-	src := Source{Room: presRoom, EventType: MatrixRTCEventType, StateKey: "_@bob:example.org_B_m.call"}
-	bob := Member{Dialect: DialectMatrixRTC, Call: CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"},
-		UserID: "@bob:example.org", DeviceID: "B", MembershipID: "@bob:example.org:B",
-		ActiveFoci: []Focus{{Type: "livekit", FocusSelection: "oldest_membership"}},
-		Preferred:  []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org"}},
-		CreatedAt:  clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
-	if err := tr.Ingest(t.Context(), src, []Member{bob}); err != nil {
-		t.Fatal(err)
-	}
+	p := NewPresence(nil, PresenceConfig{}, w, tr, allRooms{}, ready, clock)
+	p.Hold(map[SeatKey]SeatSpec{{Call: CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"}, Dialect: DialectMatrixRTC}: {
+		Foci: []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org"}}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -223,9 +210,7 @@ func TestPresenceLeavesWhenAlone(t *testing.T) {
 			t.Errorf("join %s lacks %s", join, want)
 		}
 	}
-	if err := tr.Ingest(t.Context(), src, nil); err != nil {
-		t.Fatal(err)
-	}
+	p.Hold(nil)
 	// MatrixRTC leaves by firing its prepared delayed leave.
 	expectOp(t, w, clock, 50*time.Millisecond, "send d1")
 	cancel()
@@ -234,41 +219,30 @@ func TestPresenceLeavesWhenAlone(t *testing.T) {
 	}
 }
 
-func TestWantedSeatsPolicy(t *testing.T) {
-	exp := time.Now().Add(time.Hour)
-	m := func(room, user string, d Dialect) Member {
-		return Member{Dialect: d, Call: CallKey{Room: id.RoomID(room), Application: "m.call"}, UserID: id.UserID(user), DeviceID: "D", ExpiresAt: exp}
+// TestPresenceFociChangeInPlace: new foci for a held seat are one rewrite
+// of the same state key: no leave, no new delayed leave.
+func TestPresenceFociChangeInPlace(t *testing.T) {
+	leakcheck.Check(t)
+	tr, clock, _ := startTracker(t)
+	w := newFakeWriter()
+	ready := make(chan struct{})
+	close(ready)
+	p := NewPresence(nil, PresenceConfig{}, w, tr, allRooms{}, ready, clock)
+	k := SeatKey{Call: CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"}, Dialect: DialectFamedly}
+	focus := func(alias string) map[SeatKey]SeatSpec {
+		return map[SeatKey]SeatSpec{k: {Foci: []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org", LiveKitAlias: alias}}}}
 	}
-	members := []Member{
-		m("!a:x", "@u:x", DialectFamedly), m("!a:x", "@v:x", DialectRTCSticky),
-		m("!b:x", "@bot:x", DialectFamedly), // only us: never wanted
-		m("!c:x", "@u:x", DialectFamedly),   // overridden to never
-		m("!d:x", "@u:x", DialectMatrixRTC), // not invited
-	}
-	facts := factsOf{in: map[id.RoomID]bool{"!a:x": true, "!b:x": true, "!c:x": true, "!d:x": true}, invited: map[id.RoomID]bool{"!a:x": true}}
-	policy := JoinPolicy{Default: JoinInvited, Rooms: map[id.RoomID]JoinMode{"!c:x": JoinNever}}
-	want := wantedSeats(members, "@bot:x", policy, facts)
-	if len(want) != 2 {
-		t.Fatalf("wanted %d seats: %+v", len(want), want)
-	}
-	for k := range want {
-		if k.Call.Room != "!a:x" {
-			t.Errorf("unexpected seat %+v", k)
-		}
-	}
-	if _, ok := want[seatKey{Call: CallKey{Room: "!a:x", Application: "m.call", Scope: "m.room"}, Dialect: DialectMatrixRTC}]; !ok {
-		t.Error("sticky member did not ask for a MatrixRTC seat in the room scope")
-	}
-	policy.Default = JoinAll
-	if got := wantedSeats(members, "@bot:x", policy, facts); len(got) != 3 {
-		t.Errorf("policy all: %d seats, want 3 (not the room with only us, not the room set to never)", len(got))
+	p.Hold(focus("first"))
+	runPresence(t, p)
+	expectOp(t, w, clock, 50*time.Millisecond, "schedule")
+	expectOp(t, w, clock, 0, "put")
+	p.Hold(focus("first")) // unchanged: nothing to write
+	p.Hold(focus("second"))
+	put := expectOp(t, w, clock, 50*time.Millisecond, "put com.famedly.call.member @bot:example.org")
+	if !strings.Contains(put, `"livekit_alias":"second"`) || strings.Contains(put, `"memberships":[]`) {
+		t.Fatalf("the rewrite %s is not the join with the new focus", put)
 	}
 }
-
-type factsOf struct{ in, invited map[id.RoomID]bool }
-
-func (f factsOf) InRoom(r id.RoomID) bool  { return f.in[r] }
-func (f factsOf) Invited(r id.RoomID) bool { return f.invited[r] }
 
 func TestShapeSlotForms(t *testing.T) {
 	call := CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"}
@@ -284,7 +258,7 @@ func TestShapeSlotForms(t *testing.T) {
 		{DialectMatrixRTC, "10", FamedlyFormUnknown, "_@bot:example.org_BOTDEV_m.call"},
 		{DialectMatrixRTC, "org.matrix.msc3757.11", FamedlyFormUnknown, "@bot:example.org_BOTDEV_m.call"},
 	} {
-		if got := shapeSlot(slotOf(seatKey{Call: call, Dialect: c.d}), botUser, botDev, c.version, c.form).stateKey; got != c.want {
+		if got := shapeSlot(slotOf(SeatKey{Call: call, Dialect: c.d}), botUser, botDev, c.version, c.form).stateKey; got != c.want {
 			t.Errorf("%s in %s (%s): %q, want %q", c.d, c.version, c.form, got, c.want)
 		}
 	}

@@ -3,10 +3,10 @@ package main
 import (
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/calls"
 	"github.com/switchboard-rtc/switchboard/e2ee"
 	"github.com/switchboard-rtc/switchboard/internal/secret"
 	"github.com/switchboard-rtc/switchboard/internal/sfuhealth"
-	"github.com/switchboard-rtc/switchboard/membership"
 )
 
 // Config is the whole coordinator configuration: one YAML file, then the
@@ -150,7 +150,7 @@ func defaultConfig() Config {
 			FamedlyLeaveDelay: 18 * time.Second, FamedlyLeaveRestart: 4 * time.Second,
 			RTCExpiry: 4 * time.Hour, RTCRefresh: time.Hour,
 			RTCLeaveDelay: 10 * time.Second, RTCLeaveRestart: 5 * time.Second,
-			MaxSeatsPerRoom: membership.DefaultMaxSeatsPerRoom, MaxSeats: membership.DefaultMaxSeats},
+			MaxSeatsPerRoom: calls.DefaultMaxSeatsPerRoom, MaxSeats: calls.DefaultMaxSeats},
 		E2EE: E2EEConfig{
 			FamedlyEventTypes:  []string{e2ee.FamedlyKeysEventType, e2ee.FamedlyKeysEventTypeAlias},
 			AllowPlaintextKeys: true, HoldFor: e2ee.DefaultHoldFor,

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchboard-rtc/switchboard/membership"
+	"github.com/switchboard-rtc/switchboard/calls"
 )
 
 // TestCheckConfigSeatBounds: the seat bounds must be whole numbers of at
@@ -33,15 +33,15 @@ func TestCheckConfigSeatBounds(t *testing.T) {
 	}
 }
 
-// TestSeatBoundsReachPresence: the defaults are the presence's own, and the
-// configured bounds are what the presence gets.
-func TestSeatBoundsReachPresence(t *testing.T) {
+// TestSeatBoundsReachSupervisor: the defaults are the supervisor's own,
+// and the configured bounds are what the supervisor gets.
+func TestSeatBoundsReachSupervisor(t *testing.T) {
 	cfg := defaultConfig()
-	if cfg.Calls.MaxSeatsPerRoom != membership.DefaultMaxSeatsPerRoom || cfg.Calls.MaxSeats != membership.DefaultMaxSeats {
+	if cfg.Calls.MaxSeatsPerRoom != calls.DefaultMaxSeatsPerRoom || cfg.Calls.MaxSeats != calls.DefaultMaxSeats {
 		t.Errorf("defaults %d/%d", cfg.Calls.MaxSeatsPerRoom, cfg.Calls.MaxSeats)
 	}
 	cfg.Calls.MaxSeatsPerRoom, cfg.Calls.MaxSeats = 2, 7
-	if pc := presenceConfig(&cfg); pc.MaxSeatsPerRoom != 2 || pc.MaxSeats != 7 {
-		t.Errorf("presence config %d/%d, want 2/7", pc.MaxSeatsPerRoom, pc.MaxSeats)
+	if sc := supervisorConfig(&cfg); sc.MaxSeatsPerRoom != 2 || sc.MaxSeats != 7 {
+		t.Errorf("supervisor config %d/%d, want 2/7", sc.MaxSeatsPerRoom, sc.MaxSeats)
 	}
 }

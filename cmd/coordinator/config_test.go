@@ -18,7 +18,7 @@ func envOf(m map[string]string) func(string) string {
 // minimalEnv is what lk-jwt-service needs to start.
 func minimalEnv() map[string]string {
 	return map[string]string{
-		"LIVEKIT_URL":                     "wss://sfu.example.org",
+		"LIVEKIT_URL":                     "ws://127.0.0.1:9", // loopback, nothing listens: tests never leave the machine
 		"LIVEKIT_KEY":                     "devkey",
 		"LIVEKIT_SECRET":                  "devsecret",
 		"LIVEKIT_FULL_ACCESS_HOMESERVERS": "example.org",

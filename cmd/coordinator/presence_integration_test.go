@@ -156,9 +156,15 @@ func botMemberships(t *testing.T, c *mautrix.Client, room id.RoomID, bot id.User
 // famedlyJoin posts a Famedly membership for user's device in the room call.
 func famedlyJoin(t *testing.T, env *testenv.Env, u *testenv.User, room id.RoomID, device string) {
 	t.Helper()
+	famedlyJoinAlias(t, env, u, room, device, room.String())
+}
+
+// famedlyJoinAlias is famedlyJoin on the LiveKit focus with alias.
+func famedlyJoinAlias(t *testing.T, env *testenv.Env, u *testenv.User, room id.RoomID, device, alias string) {
+	t.Helper()
 	content := map[string]any{"memberships": []any{map[string]any{
 		"call_id": "", "application": "m.call", "scope": "m.room",
-		"foci_active": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL, "livekit_alias": room.String()}},
+		"foci_active": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL, "livekit_alias": alias}},
 		"device_id":   device, "expires_ts": time.Now().Add(6 * time.Minute).UnixMilli(), "membershipID": "m-" + device,
 	}}}
 	if _, err := u.Client.SendStateEvent(t.Context(), room, testenv.FamedlyCallMember, u.ID.String(), content); err != nil {

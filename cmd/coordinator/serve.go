@@ -68,18 +68,25 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 		defer bp.close()
 		runs = append(runs, bp.runs()...)
-		admin.Handle("/admin/", membership.AdminHandlerWithKeys(bp.tracker, bp.presence, keyReport{bp.keys}))
 		if cfg.Matrix.RequireRoomMembership {
 			auth = roomAuthorizer{bp.roster}
 		}
 	}
 
 	rs := roomService(cfg)
-	// The one SFU health signal: /healthz?detail=1 reads it now, the call
-	// supervisor later.
+	// The one SFU health signal: /healthz?detail=1 and the call supervisor
+	// read it.
 	sfu := sfuhealth.New(logger.With("component", "sfuhealth"), sfuhealth.Config{Interval: cfg.LiveKit.HealthInterval}, rs)
 	defer sfu.Close()
 	runs = append(runs, sfu.Run)
+	if bp != nil {
+		// The one place that decides which calls we take part in.
+		sup := newSupervisor(cfg, logger, bp, membership.NewClientWriter(bp.bot.Client), lklive.NewEngine(engineHealth(sfu)))
+		defer sup.Close()
+		runs = append(runs, sup.Run)
+		admin.Handle("/admin/", membership.AdminHandlerWithKeys(bp.tracker, sup, keyReport{bp.keys}))
+		admin.Handle("GET /admin/v1/supervisor", sup.AdminHandler())
+	}
 	var sinks []jwtservice.WebhookSink
 	// Both are set once the JWT service exists, before anything runs.
 	var forgetRoom func(string)

@@ -70,26 +70,20 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger) (*botPar
 // (validated already).
 func presenceConfig(cfg *Config) membership.PresenceConfig {
 	c := cfg.Calls
-	policy := membership.JoinPolicy{Rooms: map[id.RoomID]membership.JoinMode{}}
-	policy.Default, _ = membership.ParseJoinMode(c.Join)
-	for room, mode := range c.Rooms {
-		policy.Rooms[id.RoomID(room)], _ = membership.ParseJoinMode(mode)
-	}
 	form := map[string]membership.StateKeyForm{
 		"user": membership.FamedlyUser, "user_device": membership.FamedlyUserDevice, "device_user": membership.FamedlyDeviceUser,
 	}[c.FamedlyStateKey] // auto: FamedlyFormUnknown
 	return membership.PresenceConfig{
-		Policy: policy, FamedlyStateKey: form,
-		FamedlyExpiry: c.FamedlyExpiry, FamedlyRefresh: c.FamedlyRefresh,
+		FamedlyStateKey: form, FamedlyExpiry: c.FamedlyExpiry, FamedlyRefresh: c.FamedlyRefresh,
 		FamedlyLeaveDelay: c.FamedlyLeaveDelay, FamedlyLeaveRestart: c.FamedlyLeaveRestart,
 		MatrixRTCExpiry: c.RTCExpiry, MatrixRTCRefresh: c.RTCRefresh,
 		MatrixRTCLeaveDelay: c.RTCLeaveDelay, MatrixRTCLeaveRestart: c.RTCLeaveRestart,
-		RequestTimeout:  cfg.Matrix.RequestTimeout,
-		MaxSeatsPerRoom: c.MaxSeatsPerRoom, MaxSeats: c.MaxSeats,
+		RequestTimeout: cfg.Matrix.RequestTimeout,
 	}
 }
 
-// roomFacts tells the join policy where the bot is and was invited.
+// roomFacts tells the join policy (and the seat writer) where the bot is
+// and was invited.
 type roomFacts struct {
 	roster  *membership.Roster
 	invites *membership.InviteLog

@@ -1,9 +1,11 @@
-package membership
+package calls
 
 import (
 	"fmt"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/membership"
 )
 
 // JoinMode says which calls the coordinator takes part in.
@@ -36,7 +38,7 @@ func ParseJoinMode(s string) (JoinMode, error) {
 	case "all":
 		return JoinAll, nil
 	}
-	return JoinNever, fmt.Errorf("membership: join mode %q is not one of never, invited, all", s)
+	return JoinNever, fmt.Errorf("calls: join mode %q is not one of never, invited, all", s)
 }
 
 // JoinPolicy is the configured mode with per-room overrides.
@@ -76,19 +78,13 @@ func (p JoinPolicy) Allows(room id.RoomID, facts RoomFacts) bool {
 	return false
 }
 
-// seatKey names one membership of ours: a call, in one dialect.
-type seatKey struct {
-	Call    CallKey
-	Dialect Dialect
-}
-
 // wantedSeats is the decision the engines act on: for every call that has
 // at least one live member other than us, in a room the policy allows, one
 // seat per dialect those members use (sticky members are answered in the
 // MatrixRTC session format, which we can write). A call with nobody else
 // in it is never wanted, so we never keep a call alive alone.
-func wantedSeats(others []Member, self id.UserID, policy JoinPolicy, facts RoomFacts) map[seatKey]Member {
-	want := map[seatKey]Member{}
+func wantedSeats(others []membership.Member, self id.UserID, policy JoinPolicy, facts RoomFacts) map[membership.SeatKey]membership.Member {
+	want := map[membership.SeatKey]membership.Member{}
 	allowed := map[id.RoomID]bool{}
 	for _, m := range others {
 		if m.UserID == self {
@@ -103,11 +99,11 @@ func wantedSeats(others []Member, self id.UserID, policy JoinPolicy, facts RoomF
 			continue
 		}
 		d := m.Dialect
-		if d == DialectRTCSticky {
-			d = DialectMatrixRTC
+		if d == membership.DialectRTCSticky {
+			d = membership.DialectMatrixRTC
 		}
-		k := seatKey{Call: m.Call, Dialect: d}
-		if d == DialectMatrixRTC {
+		k := membership.SeatKey{Call: m.Call, Dialect: d}
+		if d == membership.DialectMatrixRTC {
 			// Sticky calls have no scope; the session format's room call does.
 			if k.Call.Scope == "" {
 				k.Call.Scope = "m.room"
@@ -122,7 +118,7 @@ func wantedSeats(others []Member, self id.UserID, policy JoinPolicy, facts RoomF
 }
 
 // olderThan orders members by creation, then by identity for stability.
-func olderThan(a, b Member) bool {
+func olderThan(a, b membership.Member) bool {
 	if !a.CreatedAt.Equal(b.CreatedAt) {
 		return a.CreatedAt.Before(b.CreatedAt)
 	}

@@ -1,4 +1,4 @@
-package membership
+package calls
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/membership"
 )
 
 // Default bounds on our seats (calls.max_seats_per_room, calls.max_seats).
@@ -26,12 +28,12 @@ const (
 // remembers its refusals so that each is logged once. Run's goroutine owns it.
 type seatLimits struct {
 	perRoom, total int
-	since          map[seatKey]time.Time // when each seat was first wanted
-	refused        map[seatKey]string    // the reason, by seat
+	since          map[membership.SeatKey]time.Time // when each seat was first wanted
+	refused        map[membership.SeatKey]string    // the reason, by seat
 }
 
 func newSeatLimits(perRoom, total int) *seatLimits {
-	return &seatLimits{perRoom: perRoom, total: total, since: map[seatKey]time.Time{}, refused: map[seatKey]string{}}
+	return &seatLimits{perRoom: perRoom, total: total, since: map[membership.SeatKey]time.Time{}, refused: map[membership.SeatKey]string{}}
 }
 
 // grant picks the seats we take: the ones we hold keep theirs, so seats do
@@ -40,10 +42,10 @@ func newSeatLimits(perRoom, total int) *seatLimits {
 // A MatrixRTC state key holds one membership, so a second call on the same
 // key (same application and call id, another scope) is refused. It returns
 // the granted seats and the refusals that are new or whose reason changed.
-func (l *seatLimits) grant(want map[seatKey]Member, held func(seatKey) bool, now time.Time) (map[seatKey]Member, map[seatKey]string) {
+func (l *seatLimits) grant(want map[membership.SeatKey]membership.Member, held func(membership.SeatKey) bool, now time.Time) (map[membership.SeatKey]membership.Member, map[membership.SeatKey]string) {
 	type candidate struct {
-		k    seatKey
-		m    Member
+		k    membership.SeatKey
+		m    membership.Member
 		held bool
 	}
 	cands := make([]candidate, 0, len(want))
@@ -68,17 +70,17 @@ func (l *seatLimits) grant(want map[seatKey]Member, held func(seatKey) bool, now
 		case !a.m.CreatedAt.Equal(b.m.CreatedAt):
 			return a.m.CreatedAt.Before(b.m.CreatedAt)
 		}
-		return seatLess(a.k, b.k)
+		return a.k.Less(b.k)
 	})
-	granted := make(map[seatKey]Member, len(cands))
+	granted := make(map[membership.SeatKey]membership.Member, len(cands))
 	inRoom := map[id.RoomID]int{}
-	rtcKeys := map[slotKey]bool{}
-	refused := make(map[seatKey]string)
+	rtcKeys := map[rtcStateKey]bool{}
+	refused := make(map[membership.SeatKey]string)
 	for _, c := range cands {
 		room := c.k.Call.Room
 		var reason string
 		switch {
-		case c.k.Dialect == DialectMatrixRTC && rtcKeys[slotOf(c.k)]:
+		case c.k.Dialect == membership.DialectMatrixRTC && rtcKeys[rtcKeyOf(c.k)]:
 			reason = "another call of ours has the same MatrixRTC state key (same application and call id)"
 		case inRoom[room] >= l.perRoom:
 			reason = fmt.Sprintf("the room has calls.max_seats_per_room (%d) seats of ours", l.perRoom)
@@ -91,11 +93,11 @@ func (l *seatLimits) grant(want map[seatKey]Member, held func(seatKey) bool, now
 		}
 		granted[c.k] = c.m
 		inRoom[room]++
-		if c.k.Dialect == DialectMatrixRTC {
-			rtcKeys[slotOf(c.k)] = true
+		if c.k.Dialect == membership.DialectMatrixRTC {
+			rtcKeys[rtcKeyOf(c.k)] = true
 		}
 	}
-	fresh := map[seatKey]string{}
+	fresh := map[membership.SeatKey]string{}
 	for k, reason := range refused {
 		if l.refused[k] != reason {
 			fresh[k] = reason
@@ -106,4 +108,16 @@ func (l *seatLimits) grant(want map[seatKey]Member, held func(seatKey) bool, now
 }
 
 // refusals is a copy of the current refusals, for the admin view.
-func (l *seatLimits) refusals() map[seatKey]string { return maps.Clone(l.refused) }
+func (l *seatLimits) refusals() map[membership.SeatKey]string { return maps.Clone(l.refused) }
+
+// rtcStateKey is what a MatrixRTC state key of ours names besides us: the
+// room, application and call id (not the scope).
+type rtcStateKey struct {
+	room        id.RoomID
+	application string
+	callID      string
+}
+
+func rtcKeyOf(k membership.SeatKey) rtcStateKey {
+	return rtcStateKey{room: k.Call.Room, application: k.Call.Application, callID: k.Call.CallID}
+}

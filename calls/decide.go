@@ -1,0 +1,229 @@
+package calls
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/membership"
+)
+
+// Decision is what the supervisor decided for one seat we could take (a
+// call, in one dialect), and why.
+type Decision struct {
+	Room        string    `json:"room_id"`
+	Application string    `json:"application"`
+	CallID      string    `json:"call_id"`
+	Scope       string    `json:"scope"`
+	Dialect     string    `json:"dialect"`
+	State       string    `json:"state"` // joined, refused, uncarried
+	Engine      string    `json:"engine,omitempty"`
+	FocusType   string    `json:"focus_type,omitempty"`
+	Reason      string    `json:"reason"`
+	Since       time.Time `json:"since"`
+}
+
+// Decision states.
+const (
+	StateJoined    = "joined"    // we hold the seat; an engine carries the call
+	StateRefused   = "refused"   // a bound on our seats
+	StateUncarried = "uncarried" // no engine can carry the call now
+)
+
+// carriage is one call an engine carries for us.
+type carriage struct {
+	engine Engine
+	focus  membership.Focus
+}
+
+// state is one Run's, owned by its goroutine.
+type state struct {
+	self      id.UserID
+	live      map[memberID]membership.Member
+	limits    *seatLimits
+	carried   map[membership.CallKey]carriage
+	decisions map[membership.SeatKey]Decision
+}
+
+// memberID names one membership in the tracker's view.
+type memberID struct {
+	call     membership.CallKey
+	dialect  membership.Dialect
+	user     id.UserID
+	device   id.DeviceID
+	stateKey string
+}
+
+func idOf(m membership.Member) memberID {
+	return memberID{call: m.Call, dialect: m.Dialect, user: m.UserID, device: m.DeviceID, stateKey: m.StateKey}
+}
+
+func newState(self id.UserID, cfg Config) *state {
+	return &state{self: self, live: map[memberID]membership.Member{}, limits: newSeatLimits(cfg.MaxSeatsPerRoom, cfg.MaxSeats),
+		carried: map[membership.CallKey]carriage{}, decisions: map[membership.SeatKey]Decision{}}
+}
+
+func (st *state) reload(ctx context.Context, members Members) error {
+	ms, err := members.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	clear(st.live)
+	for _, m := range ms {
+		st.live[idOf(m)] = m
+	}
+	return nil
+}
+
+func (st *state) note(c membership.Change) {
+	switch c.Kind {
+	case membership.Joined, membership.Updated:
+		st.live[idOf(c.Member)] = c.Member
+	case membership.Left, membership.Expired:
+		delete(st.live, idOf(c.Member))
+	}
+}
+
+// decide makes every decision again from the live members, the policy,
+// the engines and the bounds, and tells the seat writer and the engines.
+func (s *Supervisor) decide(st *state) {
+	now := s.cfg.Clock.Now()
+	others := make([]membership.Member, 0, len(st.live))
+	for _, m := range st.live {
+		others = append(others, m)
+	}
+	want := wantedSeats(others, st.self, s.cfg.Policy, s.facts)
+	next := map[membership.SeatKey]Decision{}
+	carriable := map[membership.SeatKey]membership.Member{}
+	focusOf := map[membership.CallKey]carriage{}
+	for k, tmpl := range want {
+		d := decisionOf(k)
+		focus, ok := callFocus(tmpl)
+		if !ok {
+			d.State, d.Reason = StateUncarried, "the call's members name no focus"
+			next[k] = d
+			continue
+		}
+		d.FocusType = focus.Type
+		eng, why := s.pick(st, k.Call, focus)
+		if eng == nil {
+			d.State, d.Reason = StateUncarried, why
+			next[k] = d
+			continue
+		}
+		d.Engine = eng.Name()
+		next[k] = d
+		carriable[k] = tmpl
+		focusOf[k.Call] = carriage{engine: eng, focus: focus}
+	}
+	granted, fresh := st.limits.grant(carriable, func(k membership.SeatKey) bool {
+		return st.decisions[k].State == StateJoined
+	}, now)
+	for k, reason := range fresh {
+		s.logger.Warn("refusing a seat in a call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
+			"reason", reason)
+	}
+	refused := st.limits.refusals()
+	specs := make(map[membership.SeatKey]membership.SeatSpec, len(granted))
+	calls := map[membership.CallKey]carriage{}
+	for k := range carriable {
+		d := next[k]
+		if reason, ok := refused[k]; ok {
+			d.State, d.Reason = StateRefused, reason
+			next[k] = d
+			continue
+		}
+		d.State, d.Reason = StateJoined, fmt.Sprintf("policy %s allows it and engine %s carries %s calls",
+			s.cfg.Policy.Mode(k.Call.Room), d.Engine, d.FocusType)
+		next[k] = d
+		specs[k] = membership.SeatSpec{Foci: seatFoci(k.Dialect, granted[k])}
+		calls[k.Call] = focusOf[k.Call]
+	}
+	s.seats.Hold(specs)
+	s.steer(st, calls)
+	s.record(st, next, refused, now)
+}
+
+// pick chooses the engine for call: the one carrying it already while it
+// still can (a health blip does not move a call), else the first healthy
+// engine that can. It says why when none can.
+func (s *Supervisor) pick(st *state, call membership.CallKey, focus membership.Focus) (Engine, string) {
+	if c, ok := st.carried[call]; ok && c.engine.CanCarry(focus) {
+		return c.engine, ""
+	}
+	why := fmt.Sprintf("no engine carries a %q focus", focus.Type)
+	for _, e := range s.engines {
+		if !e.CanCarry(focus) {
+			continue
+		}
+		if ok, reason := e.Health(); !ok {
+			why = fmt.Sprintf("engine %s is not healthy: %s", e.Name(), reason)
+			continue
+		}
+		return e, ""
+	}
+	return nil, why
+}
+
+// steer tells the engines the calls to carry now: new ones and focus
+// changes are carried, the rest released.
+func (s *Supervisor) steer(st *state, calls map[membership.CallKey]carriage) {
+	for call, c := range st.carried {
+		if n, ok := calls[call]; !ok || n.engine != c.engine {
+			c.engine.Release(call)
+			delete(st.carried, call)
+		}
+	}
+	for call, n := range calls {
+		if c, ok := st.carried[call]; ok && c.focus == n.focus {
+			continue
+		}
+		n.engine.Carry(call, n.focus)
+		st.carried[call] = n
+	}
+}
+
+// record keeps the decisions (a decision's Since is when its state last
+// changed), logs the changes, and publishes a copy for the admin view.
+func (s *Supervisor) record(st *state, next map[membership.SeatKey]Decision, refused map[membership.SeatKey]string, now time.Time) {
+	for k, d := range next {
+		old, ok := st.decisions[k]
+		if ok && old.State == d.State && old.Engine == d.Engine && old.Reason == d.Reason {
+			d.Since = old.Since
+		} else {
+			d.Since = now.UTC()
+			if d.State == StateUncarried && (!ok || old.Reason != d.Reason) {
+				s.logger.Info("not joining call", "room", k.Call.Room, "call_id", k.Call.CallID, "dialect", k.Dialect.String(),
+					"reason", d.Reason)
+			}
+		}
+		next[k] = d
+	}
+	st.decisions = next
+	view := make([]Decision, 0, len(next))
+	for _, d := range next {
+		view = append(view, d)
+	}
+	sort.Slice(view, func(i, j int) bool {
+		a, b := view[i], view[j]
+		if a.Room != b.Room {
+			return a.Room < b.Room
+		}
+		if a.CallID != b.CallID {
+			return a.CallID < b.CallID
+		}
+		return a.Dialect < b.Dialect
+	})
+	s.mu.Lock()
+	s.view, s.refused = view, maps.Clone(refused)
+	s.mu.Unlock()
+}
+
+func decisionOf(k membership.SeatKey) Decision {
+	return Decision{Room: string(k.Call.Room), Application: k.Call.Application, CallID: k.Call.CallID,
+		Scope: k.Call.Scope, Dialect: k.Dialect.String()}
+}

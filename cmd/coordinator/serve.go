@@ -68,6 +68,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 		}
 		defer bp.close()
 		runs = append(runs, bp.runs()...)
+		admin.Handle("GET /admin/v1/events", bp.router.AdminHandler())
 		if cfg.Matrix.RequireRoomMembership {
 			auth = roomAuthorizer{bp.roster}
 		}

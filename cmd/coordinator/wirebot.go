@@ -17,13 +17,17 @@ import (
 // botParts are the Matrix side: the bot's client, the membership tracker and
 // the feed between them. Each has a Run loop.
 type botParts struct {
+	// router hands the bot's events to the feed and the exchange; more
+	// routes may be added until it runs.
+	router   *matrixbot.Router
+	feedIn   <-chan matrixbot.Event
+	keysIn   <-chan matrixbot.Event
 	bot      *matrixbot.Bot
 	tracker  *membership.Tracker
 	roster   *membership.Roster
 	invites  *membership.InviteLog
 	feed     *membership.Feed
 	presence *membership.Presence
-	tee      *eventTee
 	keys     *e2ee.KeyStore
 	exchange *e2ee.Exchange
 }
@@ -62,8 +66,14 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger) (*botPar
 		membership.NewClientWriter(bot.Client), tracker, roomFacts{roster, invites}, feed.Ready(), nil)
 	keys := e2ee.NewKeyStore(e2ee.KeyStoreOptions{})
 	exchange := newExchange(cfg, logger, bot, tracker, keys)
+	// Both lossless: a membership or key event lost would go unseen until
+	// the next restart. Adding to a new router cannot fail.
+	router := matrixbot.NewRouter(logger)
+	feedIn, _ := router.Add(matrixbot.Route{Name: "membership_feed", Overflow: matrixbot.Block})
+	keysIn, _ := router.Add(matrixbot.Route{Name: "key_exchange", Kinds: []matrixbot.Kind{matrixbot.KindToDevice},
+		Overflow: matrixbot.Block})
 	return &botParts{bot: bot, tracker: tracker, roster: roster, invites: invites, feed: feed, presence: presence,
-		tee: newEventTee(), keys: keys, exchange: exchange}, nil
+		router: router, feedIn: feedIn, keysIn: keysIn, keys: keys, exchange: exchange}, nil
 }
 
 // presenceConfig turns the calls section into the presence's typed config
@@ -114,9 +124,9 @@ func (p *botParts) runs() []func(context.Context) error {
 	return []func(context.Context) error{
 		p.bot.Run,
 		p.tracker.Run,
-		func(ctx context.Context) error { return p.tee.Run(ctx, p.bot.Events()) },
-		func(ctx context.Context) error { return p.feed.Run(ctx, p.tee.All()) },
-		func(ctx context.Context) error { return p.exchange.Run(ctx, p.tee.ToDevice()) },
+		func(ctx context.Context) error { return p.router.Run(ctx, p.bot.Events()) },
+		func(ctx context.Context) error { return p.feed.Run(ctx, p.feedIn) },
+		func(ctx context.Context) error { return p.exchange.Run(ctx, p.keysIn) },
 		p.presence.Run,
 	}
 }

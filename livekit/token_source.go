@@ -47,8 +47,8 @@ type OpenIDToken struct {
 // do). Our identity is the legacy "@bot:server:DEVICE" of our memberships;
 // the room is the one /sfu/get names for the Matrix room.
 type FocusTokens struct {
-	User   id.UserID
-	Device id.DeviceID
+	// Self names the bot's user and device (known once it has logged in).
+	Self func() (id.UserID, id.DeviceID)
 	// Own lists the service URLs that are this coordinator (compared without
 	// a trailing slash); Mint and LiveKitURL serve them.
 	Own        []string
@@ -61,7 +61,8 @@ type FocusTokens struct {
 
 // Token returns how to join call on focus.
 func (f *FocusTokens) Token(ctx context.Context, call membership.CallKey, focus membership.Focus) (Join, error) {
-	identity := lkid.Legacy(string(f.User), string(f.Device))
+	user, device := f.Self()
+	identity := lkid.Legacy(string(user), string(device))
 	svc := strings.TrimRight(focus.LiveKitServiceURL, "/")
 	if focus.Type != "livekit" || svc == "" {
 		return Join{}, fmt.Errorf("%w: %+v", ErrFocus, focus)
@@ -76,14 +77,14 @@ func (f *FocusTokens) Token(ctx context.Context, call membership.CallKey, focus 
 			return Join{URL: f.LiveKitURL, Token: tok, Room: room, Identity: identity}, nil
 		}
 	}
-	return f.fetch(ctx, svc, call.Room, identity)
+	return f.fetch(ctx, svc, call.Room, device, identity)
 }
 
 // maxTokenResponse bounds what a focus's service may answer.
 const maxTokenResponse = 64 << 10
 
 // fetch asks the focus's service with /sfu/get, as a client does.
-func (f *FocusTokens) fetch(ctx context.Context, svc string, room id.RoomID, identity string) (Join, error) {
+func (f *FocusTokens) fetch(ctx context.Context, svc string, room id.RoomID, device id.DeviceID, identity string) (Join, error) {
 	if !strings.HasPrefix(svc, "https://") && !strings.HasPrefix(svc, "http://") {
 		return Join{}, fmt.Errorf("%w: %q is not an http(s) URL", ErrFocus, svc)
 	}
@@ -94,7 +95,7 @@ func (f *FocusTokens) fetch(ctx context.Context, svc string, room id.RoomID, ide
 	if err != nil {
 		return Join{}, fmt.Errorf("livekit: OpenID token for %s: %w", svc, err)
 	}
-	body, _ := json.Marshal(map[string]any{"room": room, "openid_token": oid, "device_id": f.Device})
+	body, _ := json.Marshal(map[string]any{"room": room, "openid_token": oid, "device_id": device})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, svc+"/sfu/get", bytes.NewReader(body))
 	if err != nil {
 		return Join{}, fmt.Errorf("%w: %v", ErrFocus, err)

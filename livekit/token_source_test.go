@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/switchboard-rtc/switchboard/internal/lkid"
 	"github.com/switchboard-rtc/switchboard/internal/lktoken"
 	"github.com/switchboard-rtc/switchboard/internal/secret"
@@ -25,6 +27,8 @@ func fakeJWT(room, sub string) string {
 	return "eyJhbGciOiJIUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(payload) + ".sig"
 }
 
+func botSelf() (id.UserID, id.DeviceID) { return "@bot:example.org", "BOTDEV" }
+
 func openID(context.Context) (OpenIDToken, error) {
 	return OpenIDToken{AccessToken: "oid", TokenType: "Bearer", MatrixServerName: "example.org", ExpiresIn: 3600}, nil
 }
@@ -36,7 +40,7 @@ func TestFocusTokensMintsForOwnService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &FocusTokens{User: "@bot:example.org", Device: "BOTDEV", Own: []string{"https://sb.example.org/"}, Mint: iss,
+	f := &FocusTokens{Self: botSelf, Own: []string{"https://sb.example.org/"}, Mint: iss,
 		LiveKitURL: "ws://127.0.0.1:7880"}
 	j, err := f.Token(t.Context(), tokCall, membership.Focus{Type: "livekit", LiveKitServiceURL: "https://sb.example.org"})
 	if err != nil {
@@ -63,7 +67,7 @@ func TestFocusTokensAsksOtherService(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"url": "ws://127.0.0.1:1", "jwt": fakeJWT("the-room", "@bot:example.org:BOTDEV")})
 	}))
 	defer srv.Close()
-	f := &FocusTokens{User: "@bot:example.org", Device: "BOTDEV", OpenID: openID, HTTP: srv.Client()}
+	f := &FocusTokens{Self: botSelf, OpenID: openID, HTTP: srv.Client()}
 	j, err := f.Token(t.Context(), tokCall, membership.Focus{Type: "livekit", LiveKitServiceURL: srv.URL + "/"})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +89,7 @@ func TestFocusTokensRefusals(t *testing.T) {
 		_, _ = io.WriteString(w, answer)
 	}))
 	defer srv.Close()
-	f := &FocusTokens{User: "@bot:example.org", Device: "BOTDEV", OpenID: openID, HTTP: srv.Client()}
+	f := &FocusTokens{Self: botSelf, OpenID: openID, HTTP: srv.Client()}
 	lk := func(url string) membership.Focus { return membership.Focus{Type: "livekit", LiveKitServiceURL: url} }
 	for _, c := range []struct {
 		name   string

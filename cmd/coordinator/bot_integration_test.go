@@ -97,8 +97,15 @@ func TestBotTracksMembershipsFromOutside(t *testing.T) {
 // failure ends the test.
 func adminRoomView[T any](t *testing.T, addr string, room id.RoomID) T {
 	t.Helper()
+	return adminGet[T](t, addr, "/admin/v1/calls/"+room.String())
+}
+
+// adminGet fetches GET path from the admin listener of the coordinator at
+// addr into a T, as adminRoomView.
+func adminGet[T any](t *testing.T, addr, path string) T {
+	t.Helper()
 	var v T
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+adminAddrOf(t, addr)+"/admin/v1/calls/"+room.String(), nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+adminAddrOf(t, addr)+path, nil)
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -135,13 +142,22 @@ func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
 // with it against the test environment; extra adds environment variables.
 func startBotCoordinator(t *testing.T, env *testenv.Env, extra map[string]string) (addr string, botID id.UserID) {
 	t.Helper()
+	cfg, botID := botCoordinatorEnv(t, env, extra)
+	addr, _ = startServe(t, cfg)
+	return addr, botID
+}
+
+// botCoordinatorEnv registers a bot user and returns the coordinator's
+// environment with it (startBotCoordinator's).
+func botCoordinatorEnv(t *testing.T, env *testenv.Env, extra map[string]string) (cfg map[string]string, botID id.UserID) {
+	t.Helper()
 	botLocal := "switchboard-" + strings.ToLower(rand.Text()[:8])
 	botPass := secret.Value(rand.Text())
 	if _, err := sharedsecret.Register(t.Context(), env.HTTPClient(), env.HSURL, env.SharedSecret, botLocal, botPass, false); err != nil {
 		t.Fatal(err)
 	}
 	botID = id.NewUserID(botLocal, env.ServerName)
-	cfg := minimalEnv()
+	cfg = minimalEnv()
 	for k, v := range map[string]string{
 		"SWITCHBOARD_MATRIX_HOMESERVER_URL": env.HSURL, "SWITCHBOARD_MATRIX_SERVER_NAME": env.ServerName,
 		"SWITCHBOARD_MATRIX_BOT_USER_ID": botID.String(), "SWITCHBOARD_MATRIX_BOT_PASSWORD": botPass.Reveal(),
@@ -155,8 +171,7 @@ func startBotCoordinator(t *testing.T, env *testenv.Env, extra map[string]string
 	for k, v := range extra {
 		cfg[k] = v
 	}
-	addr, _ = startServe(t, cfg)
-	return addr, botID
+	return cfg, botID
 }
 
 // inviteBot invites the bot and waits until it has joined.

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchboard-rtc/switchboard/internal/httpserve"
+	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
 	"github.com/switchboard-rtc/switchboard/internal/sfuhealth"
 	"github.com/switchboard-rtc/switchboard/jwtservice"
 	lklive "github.com/switchboard-rtc/switchboard/livekit"
@@ -51,8 +52,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // serve wires the components and runs them until ctx ends. It returns only
-// after every component's goroutines have ended.
-func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
+// after every component's goroutines have ended. extra routes go to the
+// bot's event router, unread (tests).
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matrixbot.Route) error {
 	logStartup(cfg, logger)
 
 	var runs []func(context.Context) error
@@ -63,7 +65,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger) error {
 	var bp *botParts
 	if cfg.botEnabled() {
 		var err error
-		if bp, err = newBotParts(ctx, cfg, logger); err != nil {
+		if bp, err = newBotParts(ctx, cfg, logger, extra...); err != nil {
 			return err
 		}
 		defer bp.close()

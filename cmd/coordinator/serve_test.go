@@ -22,6 +22,15 @@ func startServe(t *testing.T, env map[string]string) (addr string, done <-chan e
 // startServeCtx is startServe until ctx ends.
 func startServeCtx(t *testing.T, ctx context.Context, env map[string]string) (addr string, done <-chan error) {
 	t.Helper()
+	return startServeWith(t, env, func(stderr io.Writer) error {
+		return run(ctx, []string{"coordinator", "serve"}, envOf(env), io.Discard, stderr)
+	})
+}
+
+// startServeWith is startServeCtx with serveLog running the coordinator
+// (its log to stderr) on env.
+func startServeWith(t *testing.T, env map[string]string, serveLog func(stderr io.Writer) error) (addr string, done <-chan error) {
+	t.Helper()
 	env["LIVEKIT_JWT_BIND"] = "127.0.0.1:0"
 	env["SWITCHBOARD_ADMIN_BIND"] = "127.0.0.1:0"
 	env["SWITCHBOARD_LOG_FORMAT"] = "json"
@@ -30,7 +39,7 @@ func startServeCtx(t *testing.T, ctx context.Context, env map[string]string) (ad
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		err := run(ctx, []string{"coordinator", "serve"}, envOf(env), io.Discard, pw)
+		err := serveLog(pw)
 		pw.Close()
 		result <- err
 	}()

@@ -32,7 +32,21 @@ type botParts struct {
 	exchange *e2ee.Exchange
 }
 
-func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger) (*botParts, error) {
+// newBotParts builds the Matrix side; nothing runs yet. extra routes are
+// added to the event router after the feed's and the exchange's, and nobody
+// reads them (tests: a consumer that stalls).
+func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matrixbot.Route) (*botParts, error) {
+	// Both lossless: a membership or key event lost would go unseen until
+	// the next restart. Their Adds cannot fail: a new router, valid routes.
+	router := matrixbot.NewRouter(logger)
+	feedIn, _ := router.Add(matrixbot.Route{Name: "membership_feed", Overflow: matrixbot.Block})
+	keysIn, _ := router.Add(matrixbot.Route{Name: "key_exchange", Kinds: []matrixbot.Kind{matrixbot.KindToDevice},
+		Overflow: matrixbot.Block})
+	for _, r := range extra {
+		if _, err := router.Add(r); err != nil {
+			return nil, err
+		}
+	}
 	b := cfg.Matrix.Bot
 	var policy matrixbot.InvitePolicy
 	for _, who := range b.AcceptInvites {
@@ -66,12 +80,6 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger) (*botPar
 		membership.NewClientWriter(bot.Client), tracker, roomFacts{roster, invites}, feed.Ready(), nil)
 	keys := e2ee.NewKeyStore(e2ee.KeyStoreOptions{})
 	exchange := newExchange(cfg, logger, bot, tracker, keys)
-	// Both lossless: a membership or key event lost would go unseen until
-	// the next restart. Adding to a new router cannot fail.
-	router := matrixbot.NewRouter(logger)
-	feedIn, _ := router.Add(matrixbot.Route{Name: "membership_feed", Overflow: matrixbot.Block})
-	keysIn, _ := router.Add(matrixbot.Route{Name: "key_exchange", Kinds: []matrixbot.Kind{matrixbot.KindToDevice},
-		Overflow: matrixbot.Block})
 	return &botParts{bot: bot, tracker: tracker, roster: roster, invites: invites, feed: feed, presence: presence,
 		router: router, feedIn: feedIn, keysIn: keysIn, keys: keys, exchange: exchange}, nil
 }

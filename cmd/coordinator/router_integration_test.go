@@ -43,6 +43,8 @@ const stalledBound = 16
 // waits on it for ever and the join is never seen: checked.)
 func TestStalledConsumerDelaysNothing(t *testing.T) {
 	env := testenv.Require(t)
+	// Bound 16, Drop: full at once, then every event for it is dropped and
+	// counted; the router never waits on it.
 	stalled := matrixbot.Route{Name: "stalled", Queue: stalledBound, Overflow: matrixbot.Drop}
 	cfg, bot := botCoordinatorEnv(t, env, map[string]string{"SWITCHBOARD_CALLS_JOIN": "all"})
 	addr, _ := startServeWith(t, cfg, func(stderr io.Writer) error {

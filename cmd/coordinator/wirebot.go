@@ -36,8 +36,11 @@ type botParts struct {
 // added to the event router after the feed's and the exchange's, and nobody
 // reads them (tests: a consumer that stalls).
 func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matrixbot.Route) (*botParts, error) {
-	// Both lossless: a membership or key event lost would go unseen until
-	// the next restart. Their Adds cannot fail: a new router, valid routes.
+	// Both Block with the default bound (matrixbot.DefaultQueue, 256
+	// events): lossless, since a membership or key event lost would go
+	// unseen until the next restart; while one is full the router, and so
+	// the bot's sync, waits for it. Their Adds cannot fail (a new router,
+	// valid routes).
 	router := matrixbot.NewRouter(logger)
 	feedIn, _ := router.Add(matrixbot.Route{Name: "membership_feed", Overflow: matrixbot.Block})
 	keysIn, _ := router.Add(matrixbot.Route{Name: "key_exchange", Kinds: []matrixbot.Kind{matrixbot.KindToDevice},

@@ -1,26 +1,100 @@
 package livekit
 
 import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
 	"sync"
+	"time"
 
+	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/media"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
-// Engine is the LiveKit engine as the call supervisor (calls.Engine) sees
-// it. Until the SFU participant lands it carries a LiveKit-focus call with
-// our membership and media keys only: it joins no LiveKit room and sends
-// no media. Its health is the SFU's.
-type Engine struct {
-	health func() (ok bool, reason string)
+// ErrRunTwice: Engine.Run was called a second time.
+var ErrRunTwice = errors.New("livekit: engine Run called twice")
 
-	mu    sync.Mutex
-	calls map[membership.CallKey]membership.Focus
+// Tokens gets our participant its LiveKit token for a call on a focus;
+// *FocusTokens implements it.
+type Tokens interface {
+	Token(ctx context.Context, call membership.CallKey, focus membership.Focus) (Join, error)
 }
 
-// NewEngine returns the engine; health reports whether LiveKit answers
+var _ Tokens = (*FocusTokens)(nil)
+
+// EngineConfig is the engine's configuration; zero values give defaults.
+type EngineConfig struct {
+	// Self names the bot's user and device (known once it has logged in):
+	// our own media key is the store's key of this device in each call.
+	Self func() (id.UserID, id.DeviceID)
+	// MaxBackoff caps the wait between reconnection attempts; default 10 s.
+	MaxBackoff time.Duration
+	// TokenTimeout bounds getting one token; default 15 s.
+	TokenTimeout time.Duration
+}
+
+// Default engine timings.
+const (
+	DefaultMaxBackoff   = 10 * time.Second
+	DefaultTokenTimeout = 15 * time.Second
+	firstBackoff        = 500 * time.Millisecond
+)
+
+// Engine is the LiveKit engine (calls.Engine): one E2EE media participant
+// per carried call, joined to the call's LiveKit room, running the call's
+// media features. Carry and Release only hand work over; Run owns the
+// participants, each in a goroutine of its own, so one call failing (bad
+// focus, refused token, unreachable LiveKit) never stops another.
+type Engine struct {
+	cfg      EngineConfig
+	log      *slog.Logger
+	tokens   Tokens
+	keys     KeySource
+	features func(membership.CallKey) []media.Factory
+	health   func() (ok bool, reason string)
+
+	starts    *queue[*participant]
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	mu    sync.Mutex
+	ran   bool
+	calls map[membership.CallKey]*participant
+}
+
+// New returns the engine; it starts nothing. features lists the media
+// features of a call (nil: none); health reports whether LiveKit answers
 // (nil: always).
+func New(cfg EngineConfig, logger *slog.Logger, tokens Tokens, keys KeySource,
+	features func(membership.CallKey) []media.Factory, health func() (bool, string)) *Engine {
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.TokenTimeout <= 0 {
+		cfg.TokenTimeout = DefaultTokenTimeout
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if features == nil {
+		features = func(membership.CallKey) []media.Factory { return nil }
+	}
+	return &Engine{
+		cfg: cfg, log: logger, tokens: tokens, keys: keys, features: features, health: health,
+		starts: newQueue[*participant](), closed: make(chan struct{}),
+		calls: map[membership.CallKey]*participant{},
+	}
+}
+
+// NewEngine is the membership-and-keys-only engine the coordinator used
+// before the media participant: it records calls and joins no LiveKit room.
+// It stays until the coordinator is wired to New.
 func NewEngine(health func() (ok bool, reason string)) *Engine {
-	return &Engine{health: health, calls: map[membership.CallKey]membership.Focus{}}
+	return New(EngineConfig{}, nil, nil, nil, nil, health)
 }
 
 func (e *Engine) Name() string { return "livekit" }
@@ -28,18 +102,86 @@ func (e *Engine) Name() string { return "livekit" }
 // CanCarry reports whether focus is a LiveKit focus.
 func (e *Engine) CanCarry(focus membership.Focus) bool { return focus.Type == "livekit" }
 
-// Carry records call on focus (membership and keys only, for now).
+// Carry starts a participant for call on focus, or moves the call's
+// participant to a new focus (it leaves the old room and joins the new one;
+// its features keep running).
 func (e *Engine) Carry(call membership.CallKey, focus membership.Focus) {
+	select {
+	case <-e.closed:
+		return
+	default:
+	}
 	e.mu.Lock()
-	e.calls[call] = focus
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	if p := e.calls[call]; p != nil {
+		p.setFocus(focus)
+		return
+	}
+	p := newParticipant(e, call, focus)
+	e.calls[call] = p
+	if e.tokens != nil && e.keys != nil {
+		e.starts.push(p)
+	}
 }
 
-// Release forgets call.
+// Release stops call's participant: it leaves LiveKit and closes the
+// call's features, in its own goroutine.
 func (e *Engine) Release(call membership.CallKey) {
 	e.mu.Lock()
+	p := e.calls[call]
 	delete(e.calls, call)
 	e.mu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+}
+
+// Run starts the participants Carry asks for and returns when ctx ends or
+// Close is called, once every participant's goroutine has ended (each
+// leaves LiveKit first).
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if e.ran {
+		e.mu.Unlock()
+		return ErrRunTwice
+	}
+	e.ran = true
+	e.mu.Unlock()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		for _, p := range e.starts.take() {
+			wg.Go(func() { p.run(ctx) })
+		}
+		select {
+		case <-e.starts.ready:
+		case <-ctx.Done():
+			e.stopAll()
+			return nil
+		case <-e.closed:
+			e.stopAll()
+			return nil
+		}
+	}
+}
+
+// stopAll stops every participant (Run is ending).
+func (e *Engine) stopAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, p := range e.calls {
+		p.stop()
+	}
+	for _, p := range e.starts.take() {
+		p.stop()
+	}
+}
+
+// Close ends Run; it is safe to call more than once.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() { close(e.closed) })
+	return nil
 }
 
 // Health is the SFU's health.
@@ -50,12 +192,44 @@ func (e *Engine) Health() (bool, string) {
 	return e.health()
 }
 
-// CallState describes a carried call for the admin view.
+// CallState is a carried call's state for the admin view: "connecting",
+// "connected", "reconnecting" or "error: <reason>".
 func (e *Engine) CallState(call membership.CallKey) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if f, ok := e.calls[call]; ok {
-		return "membership and keys, no media yet (focus " + f.LiveKitServiceURL + ")"
+	s, ok := e.Snapshot(call)
+	if !ok {
+		return "not carried"
 	}
-	return "not carried"
+	if s.Error != "" {
+		return s.State + ": " + s.Error
+	}
+	return s.State
+}
+
+// Snapshot describes one carried call.
+func (e *Engine) Snapshot(call membership.CallKey) (CallSnapshot, bool) {
+	e.mu.Lock()
+	p := e.calls[call]
+	e.mu.Unlock()
+	if p == nil {
+		return CallSnapshot{}, false
+	}
+	return p.snapshot(), true
+}
+
+// Calls describes every carried call, ordered by room and call id.
+func (e *Engine) Calls() []CallSnapshot {
+	e.mu.Lock()
+	ps := make([]*participant, 0, len(e.calls))
+	for _, p := range e.calls {
+		ps = append(ps, p)
+	}
+	e.mu.Unlock()
+	out := make([]CallSnapshot, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.snapshot())
+	}
+	slices.SortFunc(out, func(a, b CallSnapshot) int {
+		return cmp.Or(cmp.Compare(a.Room, b.Room), cmp.Compare(a.CallID, b.CallID))
+	})
+	return out
 }

@@ -1,0 +1,202 @@
+package livekit_test
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+	pionmedia "github.com/pion/webrtc/v4/pkg/media"
+)
+
+// The test participant's frame crypto, written from frame-e2ee.md (not our
+// e2ee/frame): AES-128-GCM with an HKDF-derived key, the Opus TOC byte in
+// the clear, trailer IV ‖ 12 ‖ key index.
+
+func peerKey(t testing.TB, material []byte) cipher.AEAD {
+	t.Helper()
+	key, err := hkdf.Key(sha256.New, material, []byte("LKFrameEncryptionKey"), string(make([]byte, 128)), 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aead
+}
+
+func peerSeal(aead cipher.AEAD, kid byte, plain []byte) []byte {
+	iv := make([]byte, 12)
+	_, _ = rand.Read(iv)
+	out := append([]byte(nil), plain[:1]...)
+	out = aead.Seal(out, iv, plain[1:], plain[:1])
+	return append(append(out, iv...), 12, kid)
+}
+
+var errPeerFrame = errors.New("bad frame")
+
+func peerOpen(keys map[byte]cipher.AEAD, f []byte) ([]byte, byte, error) {
+	if len(f) < 1+16+14 || f[len(f)-2] != 12 {
+		return nil, 0, errPeerFrame
+	}
+	kid := f[len(f)-1]
+	aead := keys[kid]
+	if aead == nil {
+		return nil, kid, errPeerFrame
+	}
+	tail := f[1 : len(f)-2]
+	iv, ct := tail[len(tail)-12:], tail[:len(tail)-12]
+	body, err := aead.Open(nil, iv, ct, f[:1])
+	if err != nil {
+		return nil, kid, err
+	}
+	return append(append([]byte(nil), f[0]), body...), kid, nil
+}
+
+// peerFrame is the test's synthetic Opus-shaped frame n: TOC 0xf8 (CELT FB
+// 20 ms, one frame), the counter, and filler.
+func peerFrame(n uint32) []byte {
+	f := make([]byte, 1+4+40)
+	f[0] = 0xf8
+	binary.BigEndian.PutUint32(f[1:], n)
+	for i := 5; i < len(f); i++ {
+		f[i] = byte(n) + byte(i)
+	}
+	return f
+}
+
+// echoed is a frame the peer got back from us.
+type echoed struct {
+	n   uint32
+	kid byte // our key index
+}
+
+// peer is the test participant: it publishes encrypted Opus frames and
+// decrypts what it receives from us with our keys.
+type peer struct {
+	t    *testing.T
+	room *lksdk.Room
+
+	mu       sync.Mutex
+	sendKID  byte
+	sendKeys map[byte]cipher.AEAD
+	ourKeys  map[byte]cipher.AEAD
+	sent     uint32 // frames sent so far
+	switched uint32 // first frame sent with the current sendKID
+	bad      int
+	tracks   []string // encryption of each of our tracks it got
+	left     chan string
+
+	got chan echoed
+}
+
+func newPeer(t *testing.T) *peer {
+	return &peer{t: t, sendKeys: map[byte]cipher.AEAD{}, ourKeys: map[byte]cipher.AEAD{},
+		got: make(chan echoed, 4096), left: make(chan string, 8)}
+}
+
+func (p *peer) callbacks() *lksdk.RoomCallback {
+	return &lksdk.RoomCallback{
+		OnParticipantDisconnected: func(rp *lksdk.RemoteParticipant) { p.left <- rp.Identity() },
+		ParticipantCallback: lksdk.ParticipantCallback{
+			OnTrackSubscribed: func(tr *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
+				p.mu.Lock()
+				p.tracks = append(p.tracks, pub.TrackInfo().GetEncryption().String())
+				p.mu.Unlock()
+				go p.read(tr)
+			},
+		},
+	}
+}
+
+func (p *peer) read(tr *webrtc.TrackRemote) {
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		plain, kid, err := peerOpen(p.ourKeys, pkt.Payload)
+		if err != nil {
+			p.bad++
+			p.mu.Unlock()
+			continue
+		}
+		p.mu.Unlock()
+		if len(plain) < 5 {
+			continue
+		}
+		n := binary.BigEndian.Uint32(plain[1:])
+		if string(plain) != string(peerFrame(n)) {
+			p.mu.Lock()
+			p.bad++
+			p.mu.Unlock()
+			continue
+		}
+		select {
+		case p.got <- echoed{n: n, kid: kid}:
+		default:
+		}
+	}
+}
+
+// setSendKey makes material the key at kid and, if use, the one frames are
+// encrypted with from now on.
+func (p *peer) setSendKey(kid byte, material []byte, use bool) {
+	aead := peerKey(p.t, material)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sendKeys[kid] = aead
+	if use {
+		p.sendKID, p.switched = kid, p.sent
+	}
+}
+
+func (p *peer) addOurKey(kid byte, material []byte) {
+	aead := peerKey(p.t, material)
+	p.mu.Lock()
+	p.ourKeys[kid] = aead
+	p.mu.Unlock()
+}
+
+// publish sends a frame every 20 ms until stop closes.
+func (p *peer) publish(stop <-chan struct{}, done *sync.WaitGroup) {
+	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := p.room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{
+		Name: "peer-mic", Source: livekit.TrackSource_MICROPHONE, Encryption: livekit.Encryption_GCM}); err != nil {
+		p.t.Fatalf("peer publish: %v", err)
+	}
+	done.Go(func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			p.mu.Lock()
+			f := peerSeal(p.sendKeys[p.sendKID], p.sendKID, peerFrame(p.sent))
+			p.sent++
+			p.mu.Unlock()
+			_ = track.WriteSample(pionmedia.Sample{Data: f, Duration: 20 * time.Millisecond}, nil)
+		}
+	})
+}

@@ -1,0 +1,141 @@
+package livekit
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/e2ee/frame"
+	"github.com/switchboard-rtc/switchboard/media"
+)
+
+// codecOf maps a track's MIME type to the media and frame-crypto codecs.
+func codecOf(mime string) (media.Codec, frame.Codec, media.Kind, bool) {
+	switch strings.ToLower(mime) {
+	case strings.ToLower(webrtc.MimeTypeOpus):
+		return media.Opus, frame.Opus, media.Audio, true
+	case strings.ToLower(webrtc.MimeTypeVP8):
+		return media.VP8, frame.VP8, media.Video, true
+	case strings.ToLower(webrtc.MimeTypeVP9):
+		return media.VP9, frame.VP9, media.Video, true
+	case strings.ToLower(webrtc.MimeTypeH264):
+		return media.H264, frame.H264, media.Video, true
+	}
+	return "", 0, 0, false
+}
+
+// subscribed starts reading a remote track: decrypted with the sender's
+// ring (by its LiveKit identity) and offered to every feature.
+func (p *participant) subscribed(c *conn, identity string, track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication) {
+	mc, fc, kind, ok := codecOf(track.Codec().MimeType)
+	if !ok {
+		p.log.Info("ignoring a track of a codec we do not read", "identity", identity, "mime", track.Codec().MimeType)
+		return
+	}
+	src := media.Source{Participant: identity, ID: pub.SID(), Kind: kind, Codec: mc, ClockRate: track.Codec().ClockRate}
+	if ep, ok := participantFor(p.e.keys.Participants(p.call), identity); ok {
+		src.UserID, src.DeviceID = string(ep.UserID), string(ep.DeviceID)
+	}
+	encrypted := pub.TrackInfo().GetEncryption() != livekit.Encryption_NONE
+	var dec *frame.Decryptor
+	if encrypted {
+		var err error
+		if dec, err = frame.NewDecryptor(p.keys.ring(identity), fc); err != nil {
+			p.log.Error("cannot decrypt a track", "identity", identity, "err", err)
+			return
+		}
+	}
+	ts := &trackState{identity: identity, src: src, encrypted: encrypted}
+	ts.active.Store(true)
+	p.mu.Lock()
+	peer := p.peers[identity]
+	if peer == nil {
+		peer = &peerState{identity: identity}
+		p.peers[identity] = peer
+	}
+	peer.userID, peer.deviceID = src.UserID, src.DeviceID
+	peer.addTrack(ts)
+	p.mu.Unlock()
+	feats := append([]media.Feature(nil), p.features...)
+	r := &reader{track: track, src: src, dec: dec, sif: c.sif, feats: feats, st: ts}
+	c.readers.Go(r.run)
+}
+
+// reader moves one remote track's frames from RTP to the features.
+type reader struct {
+	track *webrtc.TrackRemote
+	src   media.Source
+	dec   *frame.Decryptor // nil: the track is not encrypted
+	sif   []byte
+	feats []media.Feature
+	st    *trackState
+}
+
+func (r *reader) run() {
+	defer r.st.active.Store(false)
+	var sinks []media.Sink
+	for _, f := range r.feats {
+		if s := f.SourceAdded(r.src); s != nil {
+			sinks = append(sinks, s)
+		}
+	}
+	defer func() {
+		for _, s := range sinks {
+			s.Close()
+		}
+	}()
+	asm := newAssembler(r.src.Codec)
+	var plain []byte
+	for {
+		pkt, _, err := r.track.ReadRTP()
+		if err != nil {
+			return // the track or the connection ended
+		}
+		before := asm.dropped
+		f, ok := asm.Push(pkt)
+		r.st.counters.incomplete.Add(uint64(asm.dropped - before))
+		if !ok {
+			continue
+		}
+		data, ok := r.open(f.data, plain[:0])
+		if !ok {
+			continue
+		}
+		if r.dec != nil {
+			plain = data // reuse the buffer for the next frame
+		}
+		r.st.counters.in.Add(1)
+		mf := media.Frame{Data: data, RTPTime: f.rtpTime, Duration: f.duration, KeyFrame: f.keyFrame, Received: time.Now()}
+		for _, s := range sinks {
+			s.WriteFrame(mf)
+		}
+	}
+}
+
+// open returns a frame's plaintext (appended to dst when decrypted), or
+// false for a frame to drop: server-injected, before its key, or failing
+// to decrypt, each counted.
+func (r *reader) open(data, dst []byte) ([]byte, bool) {
+	if len(r.sif) > 0 && bytes.HasSuffix(data, r.sif) {
+		r.st.counters.sif.Add(1)
+		return nil, false
+	}
+	if r.dec == nil {
+		return data, true
+	}
+	out, _, err := r.dec.Decrypt(dst, data)
+	switch {
+	case err == nil:
+		return out, len(out) > 0
+	case errors.Is(err, frame.ErrNoKey):
+		r.st.counters.noKey.Add(1)
+	default:
+		r.st.counters.failed.Add(1)
+	}
+	return nil, false
+}

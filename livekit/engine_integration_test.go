@@ -27,7 +27,7 @@ import (
 )
 
 // echoFactory is a fake feature: each remote source is sent back to its
-// sender only, frame by frame.
+// sender only, frame by frame, until the source ends.
 type echoFactory struct{}
 
 func (echoFactory) Name() string { return "test-echo" }
@@ -66,7 +66,7 @@ func (f *echoFeature) Close() error {
 type echoSink struct{ out media.Output }
 
 func (s echoSink) WriteFrame(fr media.Frame) { _ = s.out.WriteFrame(fr) }
-func (s echoSink) Close()                    {}
+func (s echoSink) Close()                    { _ = s.out.Close() }
 
 // waitFor polls ok until it holds; the limit only guards against a hang.
 func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
@@ -96,6 +96,102 @@ const (
 
 func botSelf() (id.UserID, id.DeviceID) { return botUser, botDevice }
 
+var botIdentity = lkid.Legacy(string(botUser), string(botDevice))
+
+// rig is a real LiveKit room our engine carries with the echo feature, and
+// a real key store holding our key.
+type rig struct {
+	t      *testing.T
+	env    *testenv.Env
+	eng    *lkengine.Engine
+	store  *e2ee.KeyStore
+	issuer *lktoken.Issuer
+	call   membership.CallKey
+	self   e2ee.Participant
+	lkRoom string
+	botKey []byte
+}
+
+// newRig starts the engine (not yet carrying the call); everything ends
+// and is leak-checked when the test does.
+func newRig(t *testing.T) *rig {
+	env := testenv.Require(t)
+	room := id.RoomID(fmt.Sprintf("!echo%x:localhost", randomKey(t, 6)))
+	r := &rig{t: t, env: env, call: membership.CallKey{Room: room, Application: "m.call", Scope: "m.room"},
+		lkRoom: lkid.Room(string(room), "m.call#ROOM"), botKey: randomKey(t, 16)}
+	rs := env.RoomService()
+	if _, err := rs.CreateRoom(t.Context(), &livekit.CreateRoomRequest{Name: r.lkRoom}); err != nil {
+		t.Fatalf("create room: %v", err)
+	}
+	t.Cleanup(func() { _, _ = rs.DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: r.lkRoom}) })
+	// After the room service's first request: its kept-alive connection is
+	// the test's, not the engine's.
+	leakcheck.Check(t)
+
+	var err error
+	r.issuer, err = lktoken.New(env.LKKey, env.LKSecret, time.Hour)
+	must(t, err)
+	tokens := &lkengine.FocusTokens{Self: botSelf, Own: []string{ownURL}, Mint: r.issuer,
+		LiveKitURL: env.LKURL, HTTP: env.HTTPClient(),
+		OpenID: func(context.Context) (lkengine.OpenIDToken, error) {
+			return lkengine.OpenIDToken{AccessToken: "unused", TokenType: "Bearer", MatrixServerName: "localhost"}, nil
+		}}
+	r.store = e2ee.NewKeyStore(e2ee.KeyStoreOptions{})
+	r.self = e2ee.Participant{Call: r.call, Identity: lkid.Legacy(string(botUser), string(botDevice)), UserID: botUser, DeviceID: botDevice}
+	must(t, r.store.Set(r.self, 0, r.botKey, time.Now()))
+
+	logs := &logbuf.Buffer{}
+	r.eng = lkengine.New(lkengine.EngineConfig{Self: botSelf}, slog.New(slog.NewTextHandler(logs, nil)),
+		tokens, r.store, func(membership.CallKey) []media.Factory { return []media.Factory{echoFactory{}} }, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- r.eng.Run(ctx) }()
+	t.Cleanup(func() {
+		_ = r.eng.Close()
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		cancel()
+		if t.Failed() {
+			t.Logf("engine log:\n%s", logs.String())
+		}
+	})
+	return r
+}
+
+// carry makes the engine carry the rig's call on our own focus.
+func (r *rig) carry() {
+	r.eng.Carry(r.call, membership.Focus{Type: "livekit", LiveKitServiceURL: ownURL})
+}
+
+// join connects a test peer (identity "@name:localhost:DEV") whose key at
+// index 0 is in the store and who publishes its frames; it leaves at the
+// end of the test.
+func (r *rig) join(name string, tag byte) (*peer, e2ee.Participant) {
+	t := r.t
+	ep := e2ee.Participant{Call: r.call, Identity: "@" + name + ":localhost:DEV", UserID: id.UserID("@" + name + ":localhost"), DeviceID: "DEV"}
+	material := randomKey(t, 16)
+	must(t, r.store.Set(ep, 0, material, time.Now()))
+	p := newPeer(t, tag)
+	p.setSendKey(0, material, true)
+	p.addOurKey(0, r.botKey)
+	tok, err := r.issuer.Issue(ep.Identity, r.lkRoom)
+	must(t, err)
+	p.room, err = lksdk.ConnectToRoomWithToken(r.env.LKURL, tok, p.callbacks())
+	if err != nil {
+		t.Fatalf("peer connect: %v", err)
+	}
+	stop := make(chan struct{})
+	var sending sync.WaitGroup
+	t.Cleanup(func() {
+		close(stop)
+		sending.Wait()
+		p.room.Disconnect()
+	})
+	p.publish(stop, &sending)
+	return p, ep
+}
+
 // TestEngineEchoE2EE: our engine joins a real LiveKit room as an E2EE
 // participant; a test participant written with server-sdk-go and its own
 // frame crypto publishes encrypted Opus; the echo feature sends every frame
@@ -105,85 +201,19 @@ func botSelf() (id.UserID, id.DeviceID) { return botUser, botDevice }
 // reached reports an error and disturbs nothing; Release leaves LiveKit and
 // no goroutine stays.
 func TestEngineEchoE2EE(t *testing.T) {
-	env := testenv.Require(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-
-	room := id.RoomID(fmt.Sprintf("!echo%x:localhost", randomKey(t, 6)))
-	call := membership.CallKey{Room: room, Application: "m.call", Scope: "m.room"}
-	lkRoom := lkid.Room(string(room), "m.call#ROOM")
-	rs := env.RoomService()
-	if _, err := rs.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: lkRoom}); err != nil {
-		t.Fatalf("create room: %v", err)
-	}
-	t.Cleanup(func() { _, _ = rs.DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: lkRoom}) })
-	// After the room service's first request: its kept-alive connection is
-	// the test's, not the engine's.
-	leakcheck.Check(t)
-
-	issuer, err := lktoken.New(env.LKKey, env.LKSecret, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens := &lkengine.FocusTokens{Self: botSelf, Own: []string{ownURL}, Mint: issuer,
-		LiveKitURL: env.LKURL, HTTP: env.HTTPClient(),
-		OpenID: func(context.Context) (lkengine.OpenIDToken, error) {
-			return lkengine.OpenIDToken{AccessToken: "unused", TokenType: "Bearer", MatrixServerName: "localhost"}, nil
-		}}
-
-	const peerID = "@alice:localhost:ALICEDEV"
-	store := e2ee.NewKeyStore(e2ee.KeyStoreOptions{})
-	self := e2ee.Participant{Call: call, Identity: lkid.Legacy(string(botUser), string(botDevice)), UserID: botUser, DeviceID: botDevice}
-	alice := e2ee.Participant{Call: call, Identity: peerID, UserID: "@alice:localhost", DeviceID: "ALICEDEV"}
-	botKey0, aliceKey0 := randomKey(t, 16), randomKey(t, 16)
-	must(t, store.Set(self, 0, botKey0, time.Now()))
-	must(t, store.Set(alice, 0, aliceKey0, time.Now()))
-
-	logs := &logbuf.Buffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("engine log:\n%s", logs.String())
-		}
-	})
-	eng := lkengine.New(lkengine.EngineConfig{Self: botSelf}, slog.New(slog.NewTextHandler(logs, nil)),
-		tokens, store, func(membership.CallKey) []media.Factory { return []media.Factory{echoFactory{}} }, nil)
-	runDone := make(chan error, 1)
-	go func() { runDone <- eng.Run(ctx) }()
-	defer func() {
-		_ = eng.Close()
-		if err := <-runDone; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-
+	r := newRig(t)
 	// The call that cannot work: its focus's service does not answer.
 	badCall := membership.CallKey{Room: "!unreachable:localhost", Application: "m.call", Scope: "m.room"}
-	eng.Carry(badCall, membership.Focus{Type: "livekit", LiveKitServiceURL: "http://127.0.0.1:1"})
-	eng.Carry(call, membership.Focus{Type: "livekit", LiveKitServiceURL: ownURL})
-
-	// The test participant.
-	p := newPeer(t)
-	p.setSendKey(0, aliceKey0, true)
-	p.addOurKey(0, botKey0)
-	tok, err := issuer.Issue(peerID, lkRoom)
-	must(t, err)
-	p.room, err = lksdk.ConnectToRoomWithToken(env.LKURL, tok, p.callbacks())
-	if err != nil {
-		t.Fatalf("peer connect: %v", err)
-	}
-	defer p.room.Disconnect()
-	stopSend := make(chan struct{})
-	var sending sync.WaitGroup
-	defer sending.Wait()
-	defer close(stopSend)
-	p.publish(stopSend, &sending)
+	r.eng.Carry(badCall, membership.Focus{Type: "livekit", LiveKitServiceURL: "http://127.0.0.1:1"})
+	r.carry()
+	p, alice := r.join("alice", 'a')
 
 	// The echo: frames come back decrypted with our key, in order.
 	last := expectEcho(t, p, 50, -1, 0)
 	waitFor(t, 20*time.Second, "the unreachable call's error state", func() bool {
-		return strings.HasPrefix(eng.CallState(badCall), lkengine.StateError+":")
+		return strings.HasPrefix(r.eng.CallState(badCall), lkengine.StateError+":")
 	})
-	if s := eng.CallState(call); s != lkengine.StateConnected {
+	if s := r.eng.CallState(r.call); s != lkengine.StateConnected {
 		t.Errorf("good call state %q with the bad one failing", s)
 	}
 	p.mu.Lock()
@@ -196,40 +226,55 @@ func TestEngineEchoE2EE(t *testing.T) {
 	// first, as the exchange delivers keys before their use delay ends);
 	// we move to index 1 when the store says it is in use.
 	aliceKey1, botKey1 := randomKey(t, 32), randomKey(t, 16)
-	must(t, store.Set(alice, 1, aliceKey1, time.Now()))
+	must(t, r.store.Set(alice, 1, aliceKey1, time.Now()))
 	p.setSendKey(1, aliceKey1, true)
 	p.mu.Lock()
 	from := p.switched
 	p.mu.Unlock()
 	last = expectEcho(t, p, 25, int64(max(last, from)), 0)
 	p.addOurKey(1, botKey1)
-	must(t, store.Set(self, 1, botKey1, time.Now()))
+	must(t, r.store.Set(r.self, 1, botKey1, time.Now()))
 	expectEcho(t, p, 25, int64(last), 1)
 
-	snap, ok := eng.Snapshot(call)
+	snap, ok := r.eng.Snapshot(r.call)
 	if !ok {
 		t.Fatal("no snapshot of the carried call")
 	}
-	checkSnapshot(t, snap, peerID)
-	p.mu.Lock()
-	if p.bad != 0 {
-		t.Errorf("the peer failed to decrypt %d of our frames", p.bad)
-	}
-	p.mu.Unlock()
+	checkSnapshot(t, snap, alice.Identity, 1)
+	p.checkClean()
 
 	// Release: our participant leaves the room.
-	eng.Release(call)
-	select {
-	case who := <-p.left:
-		if who != self.Identity {
-			t.Errorf("participant %q left, want us (%q)", who, self.Identity)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("our participant did not leave LiveKit after Release")
-	}
-	if s := eng.CallState(call); s != "not carried" {
+	r.eng.Release(r.call)
+	p.waitLeft(r.self.Identity)
+	if s := r.eng.CallState(r.call); s != "not carried" {
 		t.Errorf("released call state %q", s)
 	}
+}
+
+// TestEngineReconnects: LiveKit throws our participant out (as a server
+// restart does); it comes back by itself, republishes its echo tracks and
+// resubscribes, and each of two peers gets only its own frames back.
+func TestEngineReconnects(t *testing.T) {
+	r := newRig(t)
+	r.carry()
+	alice, _ := r.join("alice", 'a')
+	bob, _ := r.join("bob", 'b')
+	lastA := expectEcho(t, alice, 25, -1, 0)
+	lastB := expectEcho(t, bob, 25, -1, 0)
+
+	if _, err := r.env.RoomService().RemoveParticipant(t.Context(), &livekit.RoomParticipantIdentity{
+		Room: r.lkRoom, Identity: r.self.Identity}); err != nil {
+		t.Fatalf("remove our participant: %v", err)
+	}
+	alice.waitLeft(r.self.Identity)
+	// Frames sent from now on come back only through the new connection.
+	expectEcho(t, alice, 25, int64(max(lastA, alice.sentSoFar())), 0)
+	expectEcho(t, bob, 25, int64(max(lastB, bob.sentSoFar())), 0)
+	if s := r.eng.CallState(r.call); s != lkengine.StateConnected {
+		t.Errorf("state after reconnecting %q", s)
+	}
+	alice.checkClean()
+	bob.checkClean()
 }
 
 // expectEcho waits for n echoed frames after frame number after, all
@@ -261,10 +306,10 @@ func expectEcho(t *testing.T, p *peer, n int, after int64, kid byte) uint32 {
 	return uint32(prev)
 }
 
-func checkSnapshot(t *testing.T, s lkengine.CallSnapshot, peerID string) {
+func checkSnapshot(t *testing.T, s lkengine.CallSnapshot, peerID string, keyIndex int) {
 	t.Helper()
-	if s.State != lkengine.StateConnected || s.KeyIndex == nil || *s.KeyIndex != 1 {
-		t.Errorf("snapshot state %q key index %v, want connected and 1", s.State, s.KeyIndex)
+	if s.State != lkengine.StateConnected || s.KeyIndex == nil || *s.KeyIndex != keyIndex {
+		t.Errorf("snapshot state %q key index %v, want connected and %d", s.State, s.KeyIndex, keyIndex)
 	}
 	if len(s.Participants) != 1 || s.Participants[0].Identity != peerID {
 		t.Fatalf("snapshot participants %+v, want %s", s.Participants, peerID)
@@ -283,4 +328,37 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkClean fails the test if the peer got a frame of ours it could not
+// decrypt or that was not its own.
+func (p *peer) checkClean() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bad != 0 {
+		p.t.Errorf("peer %c: %d frames from us failed to decrypt or were not its own", p.tag, p.bad)
+	}
+}
+
+// waitLeft waits until the peer sees identity leave the room.
+func (p *peer) waitLeft(identity string) {
+	p.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case who := <-p.left:
+			if who == identity {
+				return
+			}
+		case <-timeout:
+			p.t.Fatalf("peer %c did not see %s leave", p.tag, identity)
+		}
+	}
+}
+
+func (p *peer) sentSoFar() uint32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent
 }

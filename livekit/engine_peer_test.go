@@ -1,6 +1,7 @@
 package livekit_test
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -67,13 +68,13 @@ func peerOpen(keys map[byte]cipher.AEAD, f []byte) ([]byte, byte, error) {
 	return append(append([]byte(nil), f[0]), body...), kid, nil
 }
 
-// peerFrame is the test's synthetic Opus-shaped frame n: TOC 0xf8 (CELT FB
-// 20 ms, one frame), the counter, and filler.
-func peerFrame(n uint32) []byte {
-	f := make([]byte, 1+4+40)
-	f[0] = 0xf8
-	binary.BigEndian.PutUint32(f[1:], n)
-	for i := 5; i < len(f); i++ {
+// peerFrame is a test peer's synthetic Opus-shaped frame n: TOC 0xf8 (CELT
+// FB 20 ms, one frame), the peer's tag, the counter, and filler.
+func peerFrame(tag byte, n uint32) []byte {
+	f := make([]byte, 2+4+40)
+	f[0], f[1] = 0xf8, tag
+	binary.BigEndian.PutUint32(f[2:], n)
+	for i := 6; i < len(f); i++ {
 		f[i] = byte(n) + byte(i)
 	}
 	return f
@@ -89,6 +90,7 @@ type echoed struct {
 // decrypts what it receives from us with our keys.
 type peer struct {
 	t    *testing.T
+	tag  byte
 	room *lksdk.Room
 
 	mu       sync.Mutex
@@ -104,8 +106,8 @@ type peer struct {
 	got chan echoed
 }
 
-func newPeer(t *testing.T) *peer {
-	return &peer{t: t, sendKeys: map[byte]cipher.AEAD{}, ourKeys: map[byte]cipher.AEAD{},
+func newPeer(t *testing.T, tag byte) *peer {
+	return &peer{t: t, tag: tag, sendKeys: map[byte]cipher.AEAD{}, ourKeys: map[byte]cipher.AEAD{},
 		got: make(chan echoed, 4096), left: make(chan string, 8)}
 }
 
@@ -113,7 +115,10 @@ func (p *peer) callbacks() *lksdk.RoomCallback {
 	return &lksdk.RoomCallback{
 		OnParticipantDisconnected: func(rp *lksdk.RemoteParticipant) { p.left <- rp.Identity() },
 		ParticipantCallback: lksdk.ParticipantCallback{
-			OnTrackSubscribed: func(tr *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
+			OnTrackSubscribed: func(tr *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+				if rp.Identity() != botIdentity {
+					return // another peer's own track
+				}
 				p.mu.Lock()
 				p.tracks = append(p.tracks, pub.TrackInfo().GetEncryption().String())
 				p.mu.Unlock()
@@ -124,10 +129,14 @@ func (p *peer) callbacks() *lksdk.RoomCallback {
 }
 
 func (p *peer) read(tr *webrtc.TrackRemote) {
+	sif := p.room.SifTrailer()
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
+		}
+		if len(sif) > 0 && bytes.HasSuffix(pkt.Payload, sif) {
+			continue // the server's blank frame, as any receiver skips it
 		}
 		p.mu.Lock()
 		plain, kid, err := peerOpen(p.ourKeys, pkt.Payload)
@@ -137,11 +146,11 @@ func (p *peer) read(tr *webrtc.TrackRemote) {
 			continue
 		}
 		p.mu.Unlock()
-		if len(plain) < 5 {
+		if len(plain) < 6 {
 			continue
 		}
-		n := binary.BigEndian.Uint32(plain[1:])
-		if string(plain) != string(peerFrame(n)) {
+		n := binary.BigEndian.Uint32(plain[2:])
+		if string(plain) != string(peerFrame(p.tag, n)) {
 			p.mu.Lock()
 			p.bad++
 			p.mu.Unlock()
@@ -193,7 +202,7 @@ func (p *peer) publish(stop <-chan struct{}, done *sync.WaitGroup) {
 			case <-tick.C:
 			}
 			p.mu.Lock()
-			f := peerSeal(p.sendKeys[p.sendKID], p.sendKID, peerFrame(p.sent))
+			f := peerSeal(p.sendKeys[p.sendKID], p.sendKID, peerFrame(p.tag, p.sent))
 			p.sent++
 			p.mu.Unlock()
 			_ = track.WriteSample(pionmedia.Sample{Data: f, Duration: 20 * time.Millisecond}, nil)

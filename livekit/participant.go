@@ -26,6 +26,7 @@ type participant struct {
 
 	keys     *callKeys // the map is run's; the rings are shared with readers
 	publish  *queue[*output]
+	keyFrame *queue[string]  // track ids features want a key frame of
 	features []media.Feature // run's; set once, on the first connection
 
 	mu      sync.Mutex // guards what snapshot reads
@@ -43,15 +44,20 @@ type callStatus struct {
 	featureNames     []string
 }
 
+// maxKeyFrameRequests bounds the key-frame requests waiting for a
+// connection; more are redundant.
+const maxKeyFrameRequests = 64
+
 func newParticipant(e *Engine, call membership.CallKey, focus membership.Focus) *participant {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &participant{
 		e: e, call: call, ctx: ctx, cancel: cancel,
-		log:     e.log.With("room", call.Room, "call_id", call.CallID),
-		focus:   make(chan membership.Focus, 1),
-		keys:    newCallKeys(e.cfg.Self),
-		publish: newQueue[*output](),
-		peers:   map[string]*peerState{},
+		log:      e.log.With("room", call.Room, "call_id", call.CallID),
+		focus:    make(chan membership.Focus, 1),
+		keys:     newCallKeys(e.cfg.Self),
+		publish:  newQueue[*output](),
+		keyFrame: &queue[string]{limit: maxKeyFrameRequests, ready: make(chan struct{}, 1)},
+		peers:    map[string]*peerState{},
 	}
 	state := StateConnecting
 	if e.tokens == nil || e.keys == nil {

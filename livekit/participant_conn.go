@@ -27,6 +27,7 @@ type conn struct {
 	readers sync.WaitGroup
 	remotes map[string]struct{}        // identities in the room
 	tracks  map[*output]publishedTrack // our outputs published on this connection
+	pli     map[string]func()          // by remote track id: ask its sender for a key frame
 }
 
 // publishedTrack is an output's track on one connection.
@@ -41,6 +42,7 @@ type lkEvent struct {
 	identity string
 	track    *webrtc.TrackRemote
 	pub      *lksdk.RemoteTrackPublication
+	rp       *lksdk.RemoteParticipant
 	reason   string
 }
 
@@ -69,7 +71,7 @@ func (p *participant) connect(focus membership.Focus) (*conn, error) {
 	p.mu.Lock()
 	p.st.lkRoom, p.st.identity = join.Room, join.Identity
 	p.mu.Unlock()
-	c := &conn{join: join, events: newQueue[lkEvent](), remotes: map[string]struct{}{}, tracks: map[*output]publishedTrack{}}
+	c := &conn{join: join, events: newQueue[lkEvent](), remotes: map[string]struct{}{}, tracks: map[*output]publishedTrack{}, pli: map[string]func(){}}
 	room := lksdk.NewRoom(c.callbacks())
 	// p.ctx, not a timeout: lksdk keeps this context for its own reconnects.
 	if err := room.JoinWithContextAndToken(p.ctx, join.URL, join.Token,
@@ -100,7 +102,7 @@ func (c *conn) callbacks() *lksdk.RoomCallback {
 		OnReconnected:             func() { post(lkEvent{kind: evReconnected}) },
 		ParticipantCallback: lksdk.ParticipantCallback{
 			OnTrackSubscribed: func(t *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-				post(lkEvent{kind: evTrack, identity: rp.Identity(), track: t, pub: pub})
+				post(lkEvent{kind: evTrack, identity: rp.Identity(), track: t, pub: pub, rp: rp})
 			},
 		},
 	}
@@ -140,6 +142,12 @@ func (p *participant) serve(c *conn, sub *e2ee.Subscription, focus *membership.F
 			for _, o := range p.publish.take() {
 				p.publishOn(c, o)
 			}
+		case <-p.keyFrame.ready:
+			for _, id := range p.keyFrame.take() {
+				if ask := c.pli[id]; ask != nil {
+					ask()
+				}
+			}
 		case <-c.events.ready:
 			for _, ev := range c.events.take() {
 				if err := p.handle(c, ev); err != nil {
@@ -155,6 +163,10 @@ func (p *participant) handle(c *conn, ev lkEvent) error {
 	switch ev.kind {
 	case evTrack:
 		p.subscribed(c, ev.identity, ev.track, ev.pub)
+		if ev.track.Kind() == webrtc.RTPCodecTypeVideo {
+			rp, ssrc := ev.rp, ev.track.SSRC()
+			c.pli[ev.pub.SID()] = func() { rp.WritePLI(ssrc) }
+		}
 	case evJoined:
 		c.remotes[ev.identity] = struct{}{}
 		p.updatePermissions(c, nil)

@@ -66,6 +66,14 @@ func (p *participant) subscribed(c *conn, identity string, track *webrtc.TrackRe
 	c.readers.Go(r.run)
 }
 
+// RequestKeyFrame asks the sender of a remote video source for a key frame
+// (RTCP PLI), for a feature that passes video through. It does not block.
+func (p *participant) RequestKeyFrame(src media.Source) {
+	if src.Kind == media.Video {
+		p.keyFrame.push(src.ID)
+	}
+}
+
 // reader moves one remote track's frames from RTP to the features.
 type reader struct {
 	track *webrtc.TrackRemote

@@ -6,8 +6,9 @@ import "sync"
 // blocking the producer: lksdk's callbacks and features' goroutines must not
 // wait for the participant's goroutine, which may itself be waiting on
 // lksdk. Its length is bounded by what producers make (one entry per lksdk
-// event or Publish call), not by time.
+// event or Publish call), or by limit for requests that may repeat.
 type queue[T any] struct {
+	limit int // > 0: push drops values beyond this many waiting
 	mu    sync.Mutex
 	items []T
 	ready chan struct{} // 1-buffered: items wait
@@ -17,6 +18,10 @@ func newQueue[T any]() *queue[T] { return &queue[T]{ready: make(chan struct{}, 1
 
 func (q *queue[T]) push(v T) {
 	q.mu.Lock()
+	if q.limit > 0 && len(q.items) >= q.limit {
+		q.mu.Unlock()
+		return
+	}
 	q.items = append(q.items, v)
 	q.mu.Unlock()
 	select {

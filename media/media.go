@@ -82,11 +82,18 @@ type OutputSpec struct {
 	// Audience lists the participants (Source.Participant) allowed to
 	// receive the stream; empty means everyone in the call.
 	Audience []string
+	// KeyFrameRequested, if set, is called by the engine when a receiver
+	// of this (video) stream asks for a key frame (RTCP PLI/FIR), so that a
+	// feature passing a source through can ask that source's sender in
+	// turn (KeyFrameRequester). It must not block.
+	KeyFrameRequested func()
 }
 
 // Output is a stream we send into the call. The engine encrypts each frame
 // with our current key before it leaves. WriteFrame may be called from one
-// goroutine at a time; it does not block on the network.
+// goroutine at a time; it does not block on the network. It returns
+// ErrClosed (possibly wrapped) once the stream has ended for good; any
+// other error concerns that frame only.
 type Output interface {
 	WriteFrame(f Frame) error
 	Close() error
@@ -95,7 +102,19 @@ type Output interface {
 // Call is what an engine offers a feature for one call it carries.
 type Call interface {
 	// Publish opens a stream of ours, encrypted as the call's media is.
+	// Features call it from their own goroutines, several at once; it may
+	// wait for the engine to set the stream up, and returns (with an
+	// error) once the call has ended.
 	Publish(spec OutputSpec) (Output, error)
+}
+
+// KeyFrameRequester is implemented by a Call whose engine can ask the
+// sender of a remote video source for a key frame (RTCP PLI). A feature
+// that passes video through uses it when it starts, after it dropped a
+// frame, and when its own receivers ask, instead of waiting for the
+// sender's next key frame. It must not block.
+type KeyFrameRequester interface {
+	RequestKeyFrame(src Source)
 }
 
 // Feature acts on one call's media. The engine calls SourceAdded for each

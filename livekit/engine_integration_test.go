@@ -159,6 +159,11 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
+// peerParticipant names a test peer's device in the call.
+func (r *rig) peerParticipant(name string) e2ee.Participant {
+	return e2ee.Participant{Call: r.call, Identity: "@" + name + ":localhost:DEV", UserID: id.UserID("@" + name + ":localhost"), DeviceID: "DEV"}
+}
+
 // carry makes the engine carry the rig's call on our own focus.
 func (r *rig) carry() {
 	r.eng.Carry(r.call, membership.Focus{Type: "livekit", LiveKitServiceURL: ownURL})
@@ -169,7 +174,7 @@ func (r *rig) carry() {
 // end of the test.
 func (r *rig) join(name string, tag byte) (*peer, e2ee.Participant) {
 	t := r.t
-	ep := e2ee.Participant{Call: r.call, Identity: "@" + name + ":localhost:DEV", UserID: id.UserID("@" + name + ":localhost"), DeviceID: "DEV"}
+	ep := r.peerParticipant(name)
 	material := randomKey(t, 16)
 	must(t, r.store.Set(ep, 0, material, time.Now()))
 	p := newPeer(t, tag)

@@ -75,7 +75,8 @@ func (p *participant) connect(focus membership.Focus) (*conn, error) {
 	room := lksdk.NewRoom(c.callbacks())
 	// p.ctx, not a timeout: lksdk keeps this context for its own reconnects.
 	if err := room.JoinWithContextAndToken(p.ctx, join.URL, join.Token,
-		lksdk.WithAutoSubscribe(true), lksdk.WithConnectTimeout(connectTimeout)); err != nil {
+		lksdk.WithAutoSubscribe(true), lksdk.WithConnectTimeout(connectTimeout),
+		lksdk.WithLogger(sdkLogger(p.log.With("livekit_room", join.Room)))); err != nil {
 		room.Disconnect()
 		return nil, fmt.Errorf("join %s at %s: %w", join.Room, join.URL, err)
 	}

@@ -1,0 +1,222 @@
+package browser
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/livekit/server-sdk-go/v2/e2ee"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
+	"github.com/switchboard-rtc/switchboard/internal/testenv"
+)
+
+// hangGuard bounds the whole self-test; it is no timing assertion (the
+// browser hears the echo within seconds), only a stop for a hang.
+const hangGuard = 3 * time.Minute
+
+// TestBrowserHearsGoEcho checks the harness end to end on the real LiveKit:
+// the page publishes an E2EE 660 Hz tone; a Go participant decrypts each
+// Opus frame with the page's key, encrypts it again with its own key and
+// publishes it back; the page, holding the Go key, must hear 660 Hz on an
+// encrypted track without one decryption failure. The page's key is 32
+// bytes (Famedly), the Go key 16 (MatrixRTC) at a non-zero index.
+func TestBrowserHearsGoEcho(t *testing.T) {
+	leakcheck.Check(t)
+	// RoomService's keep-alive connections (http.DefaultClient) are not ours.
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
+	env := testenv.Require(t)
+	ctx, cancel := context.WithTimeout(t.Context(), hangGuard)
+	defer cancel()
+
+	const (
+		webID  = "@web:localhost:WEBDEV"
+		goID   = "@echo:localhost:ECHODEV"
+		toneHz = 660
+		goIdx  = 3
+	)
+	room := "!harness-" + randomHex(t, 8) + ":localhost"
+	webKey, goKey := randomBytes(t, 32), randomBytes(t, 16)
+	// The testenv's LiveKit creates no room on join (auto_create: false).
+	if _, err := env.RoomService().CreateRoom(ctx, &livekit.CreateRoomRequest{Name: room}); err != nil {
+		t.Fatalf("create LiveKit room: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = env.RoomService().DeleteRoom(context.WithoutCancel(ctx), &livekit.DeleteRoomRequest{Room: room})
+	})
+
+	b := Start(t)
+	page, err := b.Join(ctx, JoinOptions{
+		LiveKitURL: env.LKURL, Token: token(t, env, room, webID), Identity: webID, ToneHz: toneHz,
+		Keys: map[string]KeyAt{webID: {Key: webKey}, goID: {Key: goKey, Index: goIdx}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := startEcho(t, env, room, goID, webKey, goKey, goIdx)
+
+	var last Report
+	for {
+		last, err = page.Report(ctx)
+		if err != nil {
+			t.Fatalf("report: %v (last: %+v)", err, last)
+		}
+		if last.EncryptionErrors > 0 {
+			t.Fatalf("page reports decryption failures: %v", last.ErrorMessages)
+		}
+		tr, ok := last.Track(goID, "")
+		if ok && tr.WindowMS >= 1000 && tr.LevelDB > -60 && math.Abs(tr.FrequencyHz-toneHz) <= 30 {
+			if !tr.Encrypted || !last.E2EEEnabled {
+				t.Fatalf("echo heard but not E2EE: track %+v, e2ee enabled %v", tr, last.E2EEEnabled)
+			}
+			t.Logf("page hears the echo: %+v; Go echoed %d frames, %d undecryptable", tr, echo.ok.Load(), echo.bad.Load())
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("page never heard %d Hz from %s within the hang guard; last report %+v; Go echoed %d frames, %d undecryptable",
+				toneHz, goID, last, echo.ok.Load(), echo.bad.Load())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	if err := page.Leave(ctx); err != nil {
+		t.Errorf("leave: %v", err)
+	}
+	echo.stop(t)
+	b.Close()
+	if left := b.leftovers(); len(left) > 0 {
+		t.Errorf("Chromium processes left after Close: %v", left)
+	}
+}
+
+// echo is the Go participant: whatever it decrypts from the page it sends back.
+type echo struct {
+	room    *lksdk.Room
+	wg      sync.WaitGroup
+	ok, bad atomic.Int64
+}
+
+func startEcho(t *testing.T, env *testenv.Env, room, identity string, peerKey, ownKey []byte, ownIdx uint32) *echo {
+	t.Helper()
+	enc, err := lksdk.NewFrameEncryptor(keyRing(t, ownKey, ownIdx), lksdk.CodecOpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+		lksdk.WithFrameEncryptor(enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &echo{}
+	cb := &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+		OnTrackSubscribed: func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+			if track.Kind() != webrtc.RTPCodecTypeAudio {
+				return
+			}
+			dec, err := lksdk.NewFrameDecryptor(keyRing(t, peerKey, 0), lksdk.CodecOpus, e.room.SifTrailer())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			e.wg.Add(1)
+			go e.relay(e2ee.NewTrackDecryptor(track, dec), out)
+		},
+	}}
+	e.room, err = lksdk.ConnectToRoom(env.LKURL, lksdk.ConnectInfo{APIKey: env.LKKey, APISecret: env.LKSecret.Reveal(),
+		RoomName: room, ParticipantIdentity: identity}, cb)
+	if err != nil {
+		t.Fatalf("Go participant: %v", err)
+	}
+	if _, err := e.room.LocalParticipant.PublishTrack(out, &lksdk.TrackPublicationOptions{
+		Name: "echo", Source: livekit.TrackSource_MICROPHONE, Encryption: livekit.Encryption_GCM}); err != nil {
+		t.Fatalf("Go participant publish: %v", err)
+	}
+	t.Cleanup(func() { e.stop(t) })
+	return e
+}
+
+// relay copies decrypted Opus frames to out (which encrypts them) until the
+// track ends; decryption failures are counted, not fatal.
+func (e *echo) relay(td *e2ee.TrackDecryptor, out *lksdk.LocalTrack) {
+	defer e.wg.Done()
+	for {
+		s, err := td.ReadSample()
+		switch {
+		case errors.Is(err, io.EOF):
+			return
+		case err != nil:
+			if e.bad.Add(1) > 10_000 { // the track is broken, not one frame
+				return
+			}
+			continue
+		case s == nil:
+			continue
+		}
+		e.ok.Add(1)
+		if s.Duration <= 0 {
+			s.Duration = 20 * time.Millisecond
+		}
+		_ = out.WriteSample(media.Sample{Data: s.Data, Duration: s.Duration}, nil)
+	}
+}
+
+var errRelayHang = errors.New("echo relay did not end after Disconnect")
+
+func (e *echo) stop(t *testing.T) {
+	e.room.Disconnect()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Error(errRelayHang)
+	}
+}
+
+func keyRing(t *testing.T, raw []byte, idx uint32) *e2ee.ExternalKeyProvider {
+	t.Helper()
+	k, err := lksdk.DeriveKeyFromBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp := e2ee.NewExternalKeyProvider()
+	if err := kp.SetRawKey(k, idx); err != nil {
+		t.Fatal(err)
+	}
+	return kp
+}
+
+func token(t *testing.T, env *testenv.Env, room, identity string) string {
+	t.Helper()
+	tok, err := auth.NewAccessToken(env.LKKey, env.LKSecret.Reveal()).SetIdentity(identity).SetValidFor(time.Hour).
+		SetVideoGrant(&auth.VideoGrant{RoomJoin: true, Room: room}).ToJWT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(fmt.Errorf("random: %w", err))
+	}
+	return b
+}
+
+func randomHex(t *testing.T, n int) string { return hex.EncodeToString(randomBytes(t, n)) }

@@ -178,6 +178,7 @@ func (p *participant) handle(c *conn, ev lkEvent) error {
 		p.setState(StateReconnecting, "LiveKit connection interrupted")
 	case evReconnected:
 		p.setState(StateConnected, "")
+		p.refreshTracks(c)
 	case evDisconnected:
 		return fmt.Errorf("%w: %s", errDisconnected, ev.reason)
 	}

@@ -209,6 +209,29 @@ func (p *participant) publishOn(c *conn, o *output) {
 	o.attach(t)
 }
 
+// refreshTracks follows lksdk's own full reconnection, which republishes
+// our tracks under new ids: the audiences must name the new ones.
+func (p *participant) refreshTracks(c *conn) {
+	sids := map[webrtc.TrackLocal]string{}
+	for _, pub := range c.room.LocalParticipant.TrackPublications() {
+		if lp, ok := pub.(*lksdk.LocalTrackPublication); ok && lp.TrackLocal() != nil {
+			sids[lp.TrackLocal()] = lp.SID()
+		}
+	}
+	changed := false
+	for o, t := range c.tracks {
+		if sid, ok := sids[t.track]; ok && sid != t.sid {
+			t.sid = sid
+			c.tracks[o] = t
+			o.attach(t)
+			changed = true
+		}
+	}
+	if changed {
+		p.updatePermissions(c, nil)
+	}
+}
+
 // updatePermissions tells LiveKit who may subscribe to our tracks; pending
 // is an output about to be published.
 func (p *participant) updatePermissions(c *conn, pending *output) {

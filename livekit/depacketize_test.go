@@ -137,3 +137,27 @@ func FuzzAssembler(f *testing.F) {
 		}
 	})
 }
+
+// TestAssemblerH264: an access unit of several NAL units, one of them
+// fragmented (FU-A), comes out as the Annex-B frame that went in.
+func TestAssemblerH264(t *testing.T) {
+	sps := []byte{0x67, 0x42, 0xc0, 0x1f, 0x0f}
+	pps := []byte{0x68, 0x87, 0xcb}
+	idr := append([]byte{0x65}, bytes.Repeat([]byte{0x88}, 300)...)
+	var au []byte
+	for _, nal := range [][]byte{sps, pps, idr} {
+		au = append(append(au, 0, 0, 0, 1), nal...)
+	}
+	pay := &codecs.H264Payloader{}
+	a := newAssembler(media.H264)
+	parts := pay.Payload(100, au)
+	var got []byte
+	for i, p := range parts {
+		if f, ok := a.Push(&rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(i), Timestamp: 9, Marker: i == len(parts)-1}, Payload: p}); ok {
+			got = bytes.Clone(f.data)
+		}
+	}
+	if !bytes.Equal(got, au) {
+		t.Errorf("assembled %x\nwant      %x", got, au)
+	}
+}

@@ -123,3 +123,39 @@ func TestSubscriptionPermission(t *testing.T) {
 		t.Errorf("permissions for %v", got)
 	}
 }
+
+// TestReaderOpen counts what it drops: a frame before its key, the server's
+// blank frame (SIF trailer), a frame that fails to authenticate; none of
+// them reaches a feature, and the right key opens the frame.
+func TestReaderOpen(t *testing.T) {
+	k := newCallKeys(nil)
+	ring := k.ring("@a:localhost:ADEV")
+	dec, err := frame.NewDecryptor(ring, frame.Opus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &reader{dec: dec, sif: []byte("SIFTRAIL"), st: &trackState{}}
+	sealed := seal(t, nil, 0, key(16, 9))
+	if _, ok := r.open(sealed, nil); ok {
+		t.Error("a frame before its key was opened")
+	}
+	if _, ok := r.open(append([]byte{0xf8, 0xff, 0xfe}, "SIFTRAIL"...), nil); ok {
+		t.Error("a server-injected frame reached the features")
+	}
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(ring.AddKey(0, key(16, 8))) // the wrong key
+	if _, ok := r.open(sealed, nil); ok {
+		t.Error("a frame opened with the wrong key")
+	}
+	must(ring.AddKey(0, key(16, 9)))
+	if out, ok := r.open(sealed, nil); !ok || string(out) != "\xf8\x01\x02\x03" {
+		t.Errorf("the right key gave %x, %v", out, ok)
+	}
+	if st := r.st.counters.stats(); st.NoKey != 1 || st.ServerInjected != 1 || st.DecryptFailures != 1 {
+		t.Errorf("counters %+v, want one of each", st)
+	}
+}

@@ -33,7 +33,8 @@ const hangGuard = 3 * time.Minute
 // the page publishes an E2EE 660 Hz tone; a Go participant decrypts each
 // Opus frame with the page's key, encrypts it again with its own key and
 // publishes it back; the page, holding the Go key, must hear 660 Hz on an
-// encrypted track without one decryption failure. The page's key is 32
+// encrypted track without one decryption failure. Then the page gets a wrong
+// Go key and must report decryption failures. The page's key is 32
 // bytes (Famedly), the Go key 16 (MatrixRTC) at a non-zero index.
 func TestBrowserHearsGoEcho(t *testing.T) {
 	leakcheck.Check(t)
@@ -69,30 +70,31 @@ func TestBrowserHearsGoEcho(t *testing.T) {
 	}
 	echo := startEcho(t, env, room, goID, webKey, goKey, goIdx)
 
-	var last Report
-	for {
-		last, err = page.Report(ctx)
-		if err != nil {
-			t.Fatalf("report: %v (last: %+v)", err, last)
+	heard := awaitReport(ctx, t, page, echo, "hear the echo", func(r Report) (bool, error) {
+		if r.EncryptionErrors > 0 {
+			return false, fmt.Errorf("decryption failures: %v", r.ErrorMessages)
 		}
-		if last.EncryptionErrors > 0 {
-			t.Fatalf("page reports decryption failures: %v", last.ErrorMessages)
+		tr, ok := r.Track(goID, "")
+		if !ok || tr.WindowMS < 1000 || tr.LevelDB < -60 || math.Abs(tr.FrequencyHz-toneHz) > 30 {
+			return false, nil
 		}
-		tr, ok := last.Track(goID, "")
-		if ok && tr.WindowMS >= 1000 && tr.LevelDB > -60 && math.Abs(tr.FrequencyHz-toneHz) <= 30 {
-			if !tr.Encrypted || !last.E2EEEnabled {
-				t.Fatalf("echo heard but not E2EE: track %+v, e2ee enabled %v", tr, last.E2EEEnabled)
-			}
-			t.Logf("page hears the echo: %+v; Go echoed %d frames, %d undecryptable", tr, echo.ok.Load(), echo.bad.Load())
-			break
+		if !tr.Encrypted || !r.E2EEEnabled {
+			return false, fmt.Errorf("echo heard but not E2EE: track %+v, e2ee enabled %v", tr, r.E2EEEnabled)
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("page never heard %d Hz from %s within the hang guard; last report %+v; Go echoed %d frames, %d undecryptable",
-				toneHz, goID, last, echo.ok.Load(), echo.bad.Load())
-		case <-time.After(250 * time.Millisecond):
-		}
+		return true, nil
+	})
+	tr, _ := heard.Track(goID, "")
+	t.Logf("page hears the echo: %+v; Go echoed %d frames, %d undecryptable", tr, echo.ok.Load(), echo.bad.Load())
+
+	// The harness sees failures too: a wrong key for the Go track.
+	if err := page.SetKey(ctx, goID, goIdx, randomBytes(t, 16)); err != nil {
+		t.Fatal(err)
 	}
+	failed := awaitReport(ctx, t, page, echo, "report decryption failures", func(r Report) (bool, error) {
+		return r.EncryptionErrors > 0, nil
+	})
+	t.Logf("with a wrong key the page reports %d failure event(s): %v", failed.EncryptionErrors, failed.ErrorMessages)
+
 	if err := page.Leave(ctx); err != nil {
 		t.Errorf("leave: %v", err)
 	}
@@ -100,6 +102,30 @@ func TestBrowserHearsGoEcho(t *testing.T) {
 	b.Close()
 	if left := b.leftovers(); len(left) > 0 {
 		t.Errorf("Chromium processes left after Close: %v", left)
+	}
+}
+
+// awaitReport polls the page until done says so (or fails), within ctx.
+func awaitReport(ctx context.Context, t *testing.T, page *Page, e *echo, what string, done func(Report) (bool, error)) Report {
+	t.Helper()
+	for {
+		r, err := page.Report(ctx)
+		if err != nil {
+			t.Fatalf("report: %v", err)
+		}
+		ok, err := done(r)
+		if err != nil {
+			t.Fatalf("page: %v", err)
+		}
+		if ok {
+			return r
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("page did not %s within the hang guard; last report %+v; Go echoed %d frames, %d undecryptable",
+				what, r, e.ok.Load(), e.bad.Load())
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 

@@ -220,3 +220,9 @@ func (s *Service) issue(ctx context.Context, job tokenJob) (*grant, error) {
 // ForgetRoom drops a LiveKit room from the cache of rooms known to exist,
 // for whoever deleted it: the next token for it makes sure it exists again.
 func (s *Service) ForgetRoom(name string) { s.rooms.forget(name) }
+
+// EnsureRoom makes the LiveKit room exist as a token request for it would
+// (the engine's own participant, whose token is minted without a request).
+func (s *Service) EnsureRoom(ctx context.Context, name string) error {
+	return s.rooms.ensure(ctx, name)
+}

@@ -54,6 +54,9 @@ type FocusTokens struct {
 	Own        []string
 	Mint       *lktoken.Issuer
 	LiveKitURL string
+	// EnsureRoom, if set, makes the LiveKit room exist before a minted
+	// token is used (LiveKit may not create rooms on join).
+	EnsureRoom func(ctx context.Context, room string) error
 	// OpenID asks the homeserver for a fresh OpenID token of the bot.
 	OpenID func(ctx context.Context) (OpenIDToken, error)
 	HTTP   *http.Client
@@ -70,6 +73,11 @@ func (f *FocusTokens) Token(ctx context.Context, call membership.CallKey, focus 
 	for _, own := range f.Own {
 		if strings.TrimRight(own, "/") == svc && f.Mint != nil {
 			room := lkid.Room(string(call.Room), legacySlot)
+			if f.EnsureRoom != nil {
+				if err := f.EnsureRoom(ctx, room); err != nil {
+					return Join{}, fmt.Errorf("livekit: make room %s exist: %w", room, err)
+				}
+			}
 			tok, err := f.Mint.Issue(identity, room)
 			if err != nil {
 				return Join{}, fmt.Errorf("livekit: mint our token: %w", err)

@@ -82,6 +82,7 @@ type LiveKitConfig struct {
 	EnforceMembership     bool          `yaml:"enforce_membership" doc:"Remove LiveKit participants with no valid Matrix call membership, and delete LiveKit rooms with no member left (needs the Matrix bot; only rooms the bot is in are judged)."`
 	EnforceGrace          time.Duration `yaml:"enforce_grace" doc:"How long a LiveKit participant may stay without a membership before it is removed."`
 	EnforceInterval       time.Duration `yaml:"enforce_interval" doc:"How often LiveKit's rooms are compared with the memberships (webhooks trigger earlier checks)."`
+	ServiceURL            string        `yaml:"service_url" doc:"This coordinator's public livekit_service_url, as clients see it (.well-known org.matrix.msc4143.rtc_foci). Calls on it get our participant's token minted here; calls on any other focus are asked over HTTP (/sfu/get) with the bot's OpenID token, as a client does. Empty: every focus is asked over HTTP."`
 	HealthInterval        time.Duration `yaml:"health_interval" doc:"How often the coordinator checks that LiveKit's server API answers (a listing bounded to 5 s); GET /healthz?detail=1 shows the result."`
 }
 
@@ -126,6 +127,10 @@ type CallsConfig struct {
 	RTCLeaveRestart     time.Duration `yaml:"matrixrtc_leave_restart" doc:"How often the MatrixRTC delayed leave is restarted while we live."`
 	MaxSeatsPerRoom     int           `yaml:"max_seats_per_room" doc:"Most calls (per dialect) we take part in in one room; any member can advertise calls, so more are refused (logged, and listed in the admin API). Seats we hold keep theirs; free places go to the longest-waiting calls."`
 	MaxSeats            int           `yaml:"max_seats" doc:"Most calls (per dialect) we take part in across all rooms; each costs a delayed-leave restart every few seconds and state writes."`
+
+	Features     []string          `yaml:"features" doc:"Media features on in every call we take part in: echo (each participant hears their own audio, and sees their video, back after echo_delay). Empty: we join as a silent participant."`
+	RoomFeatures map[string]string `yaml:"room_features" doc:"Per-room overrides of features, room id to a comma-separated list (empty: none), e.g. {\"!abc:example.org\": echo}."`
+	EchoDelay    time.Duration     `yaml:"echo_delay" doc:"How long the echo feature waits before playing a participant's media back."`
 }
 
 // Join policies.
@@ -150,7 +155,7 @@ func defaultConfig() Config {
 			FamedlyLeaveDelay: 18 * time.Second, FamedlyLeaveRestart: 4 * time.Second,
 			RTCExpiry: 4 * time.Hour, RTCRefresh: time.Hour,
 			RTCLeaveDelay: 10 * time.Second, RTCLeaveRestart: 5 * time.Second,
-			MaxSeatsPerRoom: calls.DefaultMaxSeatsPerRoom, MaxSeats: calls.DefaultMaxSeats},
+			MaxSeatsPerRoom: calls.DefaultMaxSeatsPerRoom, MaxSeats: calls.DefaultMaxSeats, EchoDelay: 500 * time.Millisecond},
 		E2EE: E2EEConfig{
 			FamedlyEventTypes:  []string{e2ee.FamedlyKeysEventType, e2ee.FamedlyKeysEventTypeAlias},
 			AllowPlaintextKeys: true, HoldFor: e2ee.DefaultHoldFor,

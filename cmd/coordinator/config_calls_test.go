@@ -9,7 +9,7 @@ import (
 )
 
 // TestCheckConfigSeatBounds: the seat bounds must be whole numbers of at
-// least 1; check-config names every bad one at once.
+// least 1, features known ones; check-config names every bad one at once.
 func TestCheckConfigSeatBounds(t *testing.T) {
 	for _, c := range []struct {
 		yaml string
@@ -18,6 +18,11 @@ func TestCheckConfigSeatBounds(t *testing.T) {
 		{"calls: {max_seats_per_room: 0, max_seats: -3}", []string{
 			"calls.max_seats_per_room: must be at least 1, got 0", "calls.max_seats: must be at least 1, got -3"}},
 		{"calls: {max_seats_per_room: many}", []string{"calls.max_seats_per_room:"}},
+		{`calls: {features: [echo, karaoke], room_features: {"not-a-room": echo, "!r:x": "echo,nope"}, echo_delay: 1m}
+livekit: {service_url: "wss://sfu.example.org"}`, []string{
+			`calls.features: "karaoke" is not a feature (known: echo)`, `calls.room_features: "not-a-room" is not a room id`,
+			`calls.room_features: "nope" is not a feature`, "calls.echo_delay: 1m0s is not between 0 and 10s",
+			`livekit.service_url: "wss://sfu.example.org" is not an http(s) URL`, "calls.features: needs the Matrix bot"}},
 	} {
 		path := writeFile(t, "c.yaml", c.yaml)
 		var out, errOut bytes.Buffer

@@ -167,6 +167,7 @@ func (c *Config) validate() []error {
 		}
 	}
 	c.validateE2EE(bad)
+	c.validateFeatures(bad)
 	for _, room := range sortedKeys(c.Calls.Rooms) {
 		if !strings.HasPrefix(room, "!") || !strings.Contains(room, ":") {
 			bad("calls.rooms", "%q is not a room id (!opaque:server)", room)
@@ -280,4 +281,35 @@ func checkUserID(userID, serverName string) error {
 		return fmt.Errorf("%q is not on matrix.server_name %q", userID, serverName)
 	}
 	return nil
+}
+
+// knownFeatures are the media features calls.features may name.
+var knownFeatures = []string{"echo"}
+
+// validateFeatures checks calls.features, calls.room_features, the echo
+// delay and livekit.service_url.
+func (c *Config) validateFeatures(bad func(key, format string, args ...any)) {
+	check := func(key string, list []string) {
+		for _, f := range list {
+			if !slices.Contains(knownFeatures, f) {
+				bad(key, "%q is not a feature (known: %s)", f, strings.Join(knownFeatures, ", "))
+			}
+		}
+	}
+	check("calls.features", c.Calls.Features)
+	for _, room := range sortedKeys(c.Calls.RoomFeatures) {
+		if !strings.HasPrefix(room, "!") || !strings.Contains(room, ":") {
+			bad("calls.room_features", "%q is not a room id (!opaque:server)", room)
+		}
+		check("calls.room_features", splitList(c.Calls.RoomFeatures[room]))
+	}
+	if (len(c.Calls.Features) > 0 || len(c.Calls.RoomFeatures) > 0) && !c.botEnabled() {
+		bad("calls.features", "needs the Matrix bot (matrix.homeserver_url and matrix.bot)")
+	}
+	if c.Calls.EchoDelay < 0 || c.Calls.EchoDelay > 10*time.Second {
+		bad("calls.echo_delay", "%v is not between 0 and 10s", c.Calls.EchoDelay)
+	}
+	if u := c.LiveKit.ServiceURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		bad("livekit.service_url", "%q is not an http(s) URL", u)
+	}
 }

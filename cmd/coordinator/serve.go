@@ -77,6 +77,8 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 	}
 
 	rs := roomService(cfg)
+	// Set once the JWT service exists, before anything runs.
+	var ensureRoom func(context.Context, string) error
 	// The one SFU health signal: /healthz?detail=1 and the call supervisor
 	// read it.
 	sfu := sfuhealth.New(logger.With("component", "sfuhealth"), sfuhealth.Config{Interval: cfg.LiveKit.HealthInterval}, rs)
@@ -84,11 +86,19 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 	runs = append(runs, sfu.Run)
 	if bp != nil {
 		// The one place that decides which calls we take part in.
-		sup := newSupervisor(cfg, logger, bp, membership.NewClientWriter(bp.bot.Client), lklive.NewEngine(engineHealth(sfu)))
+		eng, err := newLiveKitEngine(cfg, logger, bp, sfu, func(ctx context.Context, room string) error {
+			return ensureRoom(ctx, room)
+		})
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		sup := newSupervisor(cfg, logger, bp, membership.NewClientWriter(bp.bot.Client), eng)
 		defer sup.Close()
-		runs = append(runs, sup.Run)
+		runs = append(runs, eng.Run, sup.Run)
 		admin.Handle("/admin/", membership.AdminHandlerWithKeys(bp.tracker, sup, keyReport{bp.keys}))
 		admin.Handle("GET /admin/v1/supervisor", sup.AdminHandler())
+		admin.Handle("GET /admin/v1/media", mediaAdmin(eng))
 	}
 	var sinks []jwtservice.WebhookSink
 	// Both are set once the JWT service exists, before anything runs.
@@ -117,7 +127,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		return err
 	}
 	defer jwt.close()
-	forgetRoom = jwt.service.ForgetRoom
+	forgetRoom, ensureRoom = jwt.service.ForgetRoom, jwt.service.EnsureRoom
 	observe = jwt.delayed
 	runs = append(runs, jwt.delayed.Run)
 	jwt.serveAdmin(admin)

@@ -37,21 +37,9 @@ func (p *jwtParts) close() {
 // the service's collaborators are made here.
 func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, deps jwtservice.Deps,
 	clients *httpserve.ClientAddr) (*jwtParts, error) {
-	ocfg := openid.Config{
-		HomeserverURLs:        cfg.Matrix.HomeserverURLs,
-		InsecureSkipVerifyTLS: cfg.LiveKit.InsecureSkipVerifyTLS,
-		CacheMaxTTL:           cfg.Matrix.OpenIDCacheTTL,
-		RequestTimeout:        cfg.Matrix.RequestTimeout,
-	}
-	if cfg.Matrix.CAFile != "" {
-		pem, err := os.ReadFile(cfg.Matrix.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("matrix.ca_file: %w", err)
-		}
-		ocfg.RootCAs = x509.NewCertPool()
-		if !ocfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("matrix.ca_file: no PEM certificate in %s", cfg.Matrix.CAFile)
-		}
+	ocfg, err := openIDConfig(cfg)
+	if err != nil {
+		return nil, err
 	}
 	verifier, err := openid.New(logger.With("component", "openid"), ocfg)
 	if err != nil {
@@ -85,6 +73,28 @@ func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, 
 		return nil, err
 	}
 	return &jwtParts{verifier: verifier, delayed: delayed, closeStore: closeStore, service: svc}, nil
+}
+
+// openIDConfig is how we call other homeservers (OpenID checks) and any
+// other server a user names: the SSRF rules of package openid.
+func openIDConfig(cfg *Config) (openid.Config, error) {
+	ocfg := openid.Config{
+		HomeserverURLs:        cfg.Matrix.HomeserverURLs,
+		InsecureSkipVerifyTLS: cfg.LiveKit.InsecureSkipVerifyTLS,
+		CacheMaxTTL:           cfg.Matrix.OpenIDCacheTTL,
+		RequestTimeout:        cfg.Matrix.RequestTimeout,
+	}
+	if cfg.Matrix.CAFile != "" {
+		pem, err := os.ReadFile(cfg.Matrix.CAFile)
+		if err != nil {
+			return ocfg, fmt.Errorf("matrix.ca_file: %w", err)
+		}
+		ocfg.RootCAs = x509.NewCertPool()
+		if !ocfg.RootCAs.AppendCertsFromPEM(pem) {
+			return ocfg, fmt.Errorf("matrix.ca_file: no PEM certificate in %s", cfg.Matrix.CAFile)
+		}
+	}
+	return ocfg, nil
 }
 
 // roomService is the LiveKit server API client (RoomService).

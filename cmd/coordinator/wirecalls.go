@@ -1,12 +1,21 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/calls"
+	"github.com/switchboard-rtc/switchboard/internal/lktoken"
 	"github.com/switchboard-rtc/switchboard/internal/sfuhealth"
+	"github.com/switchboard-rtc/switchboard/jwtservice/openid"
+	lklive "github.com/switchboard-rtc/switchboard/livekit"
+	"github.com/switchboard-rtc/switchboard/media"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -41,3 +50,81 @@ func engineHealth(m *sfuhealth.Monitor) func() (bool, string) {
 }
 
 var _ membership.BotRooms = roomFacts{}
+
+// newLiveKitEngine builds the LiveKit engine: our E2EE media participant in
+// every LiveKit-focus call the supervisor hands it, with the call's media
+// features. Its tokens are minted here for calls on our own service URL and
+// fetched from any other focus as a client does, through the same SSRF
+// rules as the OpenID checks (a focus any room member may name).
+// ensureRoom makes a LiveKit room exist (the JWT service's, bound late).
+func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhealth.Monitor,
+	ensureRoom func(ctx context.Context, room string) error) (*lklive.Engine, error) {
+	self := bp.bot.Self
+	mint, err := lktoken.New(cfg.LiveKit.Key, cfg.LiveKit.Secret, cfg.LiveKit.TokenTTL)
+	if err != nil {
+		return nil, fmt.Errorf("livekit engine: %w", err)
+	}
+	ocfg, err := openIDConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tokens := &lklive.FocusTokens{
+		Self: self, Mint: mint, LiveKitURL: cfg.LiveKit.URL, HTTP: openid.GuardedClient(ocfg), EnsureRoom: ensureRoom,
+		OpenID: func(ctx context.Context) (lklive.OpenIDToken, error) {
+			cli := bp.bot.Client()
+			if cli == nil {
+				return lklive.OpenIDToken{}, errors.New("the bot has not logged in yet")
+			}
+			t, err := cli.RequestOpenIDToken(ctx)
+			if err != nil {
+				return lklive.OpenIDToken{}, err
+			}
+			return lklive.OpenIDToken{AccessToken: t.AccessToken, TokenType: t.TokenType,
+				MatrixServerName: t.MatrixServerName, ExpiresIn: t.ExpiresIn}, nil
+		},
+	}
+	if cfg.LiveKit.ServiceURL != "" {
+		tokens.Own = []string{cfg.LiveKit.ServiceURL}
+	}
+	return lklive.New(lklive.EngineConfig{Self: self}, logger.With("component", "livekit"), tokens, bp.keys,
+		callFeatures(cfg), engineHealth(sfu)), nil
+}
+
+// callFeatures turns calls.features and calls.room_features (validated
+// already) into each call's media features.
+func callFeatures(cfg *Config) func(membership.CallKey) []media.Factory {
+	echo := media.DefaultEchoConfig()
+	echo.Delay = cfg.Calls.EchoDelay
+	build := func(names []string) []media.Factory {
+		var out []media.Factory
+		for _, n := range names {
+			if n == "echo" {
+				out = append(out, media.NewEcho(echo))
+			}
+		}
+		return out
+	}
+	byRoom := map[id.RoomID][]media.Factory{}
+	for room, list := range cfg.Calls.RoomFeatures {
+		byRoom[id.RoomID(room)] = build(splitList(list))
+	}
+	all := build(cfg.Calls.Features)
+	return func(call membership.CallKey) []media.Factory {
+		if f, ok := byRoom[call.Room]; ok {
+			return f
+		}
+		return all
+	}
+}
+
+// mediaAdmin serves GET /admin/v1/media: per call our participant's state,
+// the remote participants with their tracks, frames in and out, decrypt
+// failures, our key index and each feature's counters.
+func mediaAdmin(eng *lklive.Engine) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(struct {
+			Calls []lklive.CallSnapshot `json:"calls"`
+		}{eng.Calls()})
+	})
+}

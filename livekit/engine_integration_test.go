@@ -112,9 +112,13 @@ type rig struct {
 	botKey []byte
 }
 
-// newRig starts the engine (not yet carrying the call); everything ends
-// and is leak-checked when the test does.
-func newRig(t *testing.T) *rig {
+// newRig starts the engine (not yet carrying the call) with the features
+// (default: the test's echo); everything ends and is leak-checked when the
+// test does.
+func newRig(t *testing.T, features ...media.Factory) *rig {
+	if len(features) == 0 {
+		features = []media.Factory{echoFactory{}}
+	}
 	env := testenv.Require(t)
 	room := id.RoomID(fmt.Sprintf("!echo%x:localhost", randomKey(t, 6)))
 	r := &rig{t: t, env: env, call: membership.CallKey{Room: room, Application: "m.call", Scope: "m.room"},
@@ -142,7 +146,7 @@ func newRig(t *testing.T) *rig {
 
 	logs := &logbuf.Buffer{}
 	r.eng = lkengine.New(lkengine.EngineConfig{Self: botSelf}, slog.New(slog.NewTextHandler(logs, nil)),
-		tokens, r.store, func(membership.CallKey) []media.Factory { return []media.Factory{echoFactory{}} }, nil)
+		tokens, r.store, func(membership.CallKey) []media.Factory { return features }, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- r.eng.Run(ctx) }()
@@ -253,6 +257,21 @@ func TestEngineEchoE2EE(t *testing.T) {
 	p.waitLeft(r.self.Identity)
 	if s := r.eng.CallState(r.call); s != "not carried" {
 		t.Errorf("released call state %q", s)
+	}
+}
+
+// TestEngineMediaEcho: the real echo feature (media.NewEcho) on our engine
+// sends the peer its own frames back after its delay, and its counters
+// show in the call's snapshot.
+func TestEngineMediaEcho(t *testing.T) {
+	r := newRig(t, media.NewEcho(media.EchoConfig{Delay: 100 * time.Millisecond, Video: true}))
+	r.carry()
+	p, _ := r.join("alice", 'a')
+	expectEcho(t, p, 25, -1, 0)
+	p.checkClean()
+	snap, _ := r.eng.Snapshot(r.call)
+	if _, ok := snap.FeatureStats["echo"]; !ok || len(snap.Features) != 1 {
+		t.Errorf("features %v stats %v, want the echo's", snap.Features, snap.FeatureStats)
 	}
 }
 

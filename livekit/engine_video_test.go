@@ -14,6 +14,8 @@ import (
 	"github.com/pion/webrtc/v4"
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/switchboard-rtc/switchboard/media"
 )
 
 // vp8Clear is livekit-client's clear prefix of a VP8 frame: 10 bytes of a
@@ -69,9 +71,18 @@ func openVideo(aead cipher.AEAD, f []byte) ([]byte, bool) {
 // long, comes back whole through our depacketizer, VP8 frame decryption
 // (10 clear bytes for key frames, 3 for delta frames), the echo feature and
 // our VP8 encryption; the peer reassembles with pion's sample builder and
-// decrypts with its own code.
+// decrypts with its own code. It runs with the test's echo and with the
+// real one (media.NewEcho, which passes video from a key frame on and
+// relays key frame requests).
 func TestEngineEchoVP8(t *testing.T) {
-	r := newRig(t)
+	t.Run("test-echo", func(t *testing.T) { echoVP8(t) })
+	t.Run("media-echo", func(t *testing.T) {
+		echoVP8(t, media.NewEcho(media.EchoConfig{Delay: 50 * time.Millisecond, Video: true}))
+	})
+}
+
+func echoVP8(t *testing.T, features ...media.Factory) {
+	r := newRig(t, features...)
 	r.carry()
 	ep := r.peerParticipant("vid")
 	material := randomKey(t, 16)

@@ -42,6 +42,7 @@ type callStatus struct {
 	since            time.Time
 	lkRoom, identity string
 	featureNames     []string
+	reporters        map[string]media.StatsReporter // by feature name
 }
 
 // maxKeyFrameRequests bounds the key-frame requests waiting for a
@@ -168,6 +169,7 @@ func (p *participant) startFeatures() {
 	}
 	p.features = []media.Feature{}
 	var names []string
+	reporters := map[string]media.StatsReporter{}
 	for _, f := range p.e.features(p.call) {
 		feat, err := f.Start(p, p.log.With("feature", f.Name()))
 		if err != nil {
@@ -176,9 +178,12 @@ func (p *participant) startFeatures() {
 		}
 		p.features = append(p.features, feat)
 		names = append(names, f.Name())
+		if r, ok := feat.(media.StatsReporter); ok {
+			reporters[f.Name()] = r
+		}
 	}
 	p.mu.Lock()
-	p.st.featureNames = names
+	p.st.featureNames, p.st.reporters = names, reporters
 	p.mu.Unlock()
 }
 
@@ -199,8 +204,21 @@ func (p *participant) closeFeatures() {
 	}
 }
 
-// snapshot describes the call for the admin view.
+// snapshot describes the call for the admin view. Features report their
+// stats outside our lock: a feature may hold its own lock while it calls
+// Publish, which takes ours.
 func (p *participant) snapshot() CallSnapshot {
+	s, reporters := p.ownSnapshot()
+	for name, r := range reporters {
+		if s.FeatureStats == nil {
+			s.FeatureStats = map[string]map[string]any{}
+		}
+		s.FeatureStats[name] = r.Stats()
+	}
+	return s
+}
+
+func (p *participant) ownSnapshot() (CallSnapshot, map[string]media.StatsReporter) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := CallSnapshot{
@@ -220,5 +238,5 @@ func (p *participant) snapshot() CallSnapshot {
 	for _, o := range p.outputs {
 		s.Outputs = append(s.Outputs, o.snapshot())
 	}
-	return s
+	return s, p.st.reporters
 }

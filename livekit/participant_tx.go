@@ -10,6 +10,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 
@@ -186,7 +187,16 @@ func (p *participant) publishOn(c *conn, o *output) {
 	if len(o.spec.Audience) > 0 {
 		p.updatePermissions(c, o)
 	}
-	track, err := lksdk.NewLocalSampleTrack(o.cap)
+	var opts []lksdk.LocalTrackOptions
+	if ask := o.spec.KeyFrameRequested; ask != nil && o.spec.Kind == media.Video {
+		opts = append(opts, lksdk.WithRTCPHandler(func(pkt rtcp.Packet) {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				ask()
+			}
+		}))
+	}
+	track, err := lksdk.NewLocalSampleTrack(o.cap, opts...)
 	if err != nil {
 		p.log.Error("cannot make our track", "name", o.spec.Name, "err", err)
 		return

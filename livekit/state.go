@@ -35,6 +35,9 @@ type CallSnapshot struct {
 	Features     []string              `json:"features,omitempty"`
 	Participants []ParticipantSnapshot `json:"participants"`
 	Outputs      []OutputSnapshot      `json:"outputs"`
+	// FeatureStats are the counters of the features that report some
+	// (media.StatsReporter), by feature name.
+	FeatureStats map[string]map[string]any `json:"feature_stats,omitempty"`
 }
 
 // ParticipantSnapshot is a remote participant whose tracks we received.

@@ -162,9 +162,15 @@ func famedlyJoin(t *testing.T, env *testenv.Env, u *testenv.User, room id.RoomID
 // famedlyJoinAlias is famedlyJoin on the LiveKit focus with alias.
 func famedlyJoinAlias(t *testing.T, env *testenv.Env, u *testenv.User, room id.RoomID, device, alias string) {
 	t.Helper()
+	famedlyJoinFocus(t, u, room, device, env.ServiceURL, alias)
+}
+
+// famedlyJoinFocus is famedlyJoin on the LiveKit focus of service and alias.
+func famedlyJoinFocus(t *testing.T, u *testenv.User, room id.RoomID, device, service, alias string) {
+	t.Helper()
 	content := map[string]any{"memberships": []any{map[string]any{
 		"call_id": "", "application": "m.call", "scope": "m.room",
-		"foci_active": []any{map[string]any{"type": "livekit", "livekit_service_url": env.ServiceURL, "livekit_alias": alias}},
+		"foci_active": []any{map[string]any{"type": "livekit", "livekit_service_url": service, "livekit_alias": alias}},
 		"device_id":   device, "expires_ts": time.Now().Add(6 * time.Minute).UnixMilli(), "membershipID": "m-" + device,
 	}}}
 	if _, err := u.Client.SendStateEvent(t.Context(), room, testenv.FamedlyCallMember, u.ID.String(), content); err != nil {

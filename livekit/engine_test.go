@@ -126,6 +126,22 @@ func waitState(t *testing.T, e *Engine, call membership.CallKey, want string) {
 	}
 }
 
+// TestEngineUnreachableLiveKit: a token for a LiveKit that does not answer
+// gives an error state naming the join, and the failed join leaves no
+// goroutine behind.
+func TestEngineUnreachableLiveKit(t *testing.T) {
+	leakcheck.Check(t)
+	tokens := &fakeTokens{asked: make(chan membership.Focus, 8), answer: func(context.Context, membership.Focus) (Join, error) {
+		return Join{URL: "ws://127.0.0.1:1", Token: "not-a-token", Room: "r", Identity: "@bot:x:D"}, nil
+	}}
+	e := New(EngineConfig{MaxBackoff: time.Hour}, nil, tokens, e2ee.NewKeyStore(e2ee.KeyStoreOptions{}), nil, nil)
+	stop := runEngine(t, e)
+	defer stop()
+	call := membership.CallKey{Room: "!r:x"}
+	e.Carry(call, focusAt("https://a"))
+	waitState(t, e, call, StateError+": join r at ws://127.0.0.1:1")
+}
+
 // TestNewEngineJoinsNothing: the engine without a token source (NewEngine,
 // until the coordinator wires New) records calls and starts nothing.
 func TestNewEngineJoinsNothing(t *testing.T) {

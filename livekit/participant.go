@@ -120,7 +120,11 @@ func (p *participant) run(parent context.Context) {
 			continue
 		}
 		p.log.Warn("LiveKit participant not connected", "err", err)
-		p.setState(StateError, err.Error())
+		if errors.Is(err, errDisconnected) {
+			p.setState(StateReconnecting, err.Error()) // it was in; it goes back in
+		} else {
+			p.setState(StateError, err.Error())
+		}
 		backoff = min(max(2*backoff, firstBackoff), p.e.cfg.MaxBackoff)
 		if !p.wait(backoff, &focus) {
 			return

@@ -9,6 +9,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/switchboard-rtc/switchboard/internal/lifecycle"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -55,12 +56,11 @@ type Supervisor struct {
 	engines []Engine
 	ready   <-chan struct{}
 
-	mu       sync.Mutex
-	view     []Decision // the latest decisions, for the admin view
-	refused  map[membership.SeatKey]string
-	closed   bool
-	stopRun  context.CancelFunc
-	closeErr error
+	closer lifecycle.Closer
+
+	mu      sync.Mutex
+	view    []Decision // the latest decisions, for the admin view
+	refused map[membership.SeatKey]string
 }
 
 // reconcileDelay batches bursts of membership changes into one decision.
@@ -92,26 +92,15 @@ func New(logger *slog.Logger, cfg Config, members Members, seats SeatHolder, fac
 
 // Close stops Run; it is idempotent.
 func (s *Supervisor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	if s.stopRun != nil {
-		s.stopRun()
-	}
+	s.closer.Close()
 	return nil
 }
 
 // Run decides until ctx ends or Close. When it returns, every engine has
 // been told to release its calls and the seat writer to hold nothing.
 func (s *Supervisor) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := s.closer.Start(ctx)
 	defer cancel()
-	s.mu.Lock()
-	s.stopRun = cancel
-	if s.closed {
-		cancel()
-	}
-	s.mu.Unlock()
 	changes, err := s.members.Subscribe(ctx)
 	if err != nil {
 		return ignoreEnd(err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/lifecycle"
 )
 
 // PresenceConfig says who we are in calls and how our memberships are
@@ -74,11 +76,10 @@ type Presence struct {
 	sessionID string
 	board     board
 
-	mu        sync.Mutex
-	closed    bool
-	cancelRun context.CancelFunc    // Run's, to stop it on Close
-	want      map[SeatKey]SeatSpec  // the seats to hold, as last told
-	told      chan struct{}         // 1-buffered: want changed
+	closer lifecycle.Closer
+	mu     sync.Mutex
+	want   map[SeatKey]SeatSpec // the seats to hold, as last told
+	told   chan struct{}        // 1-buffered: want changed
 }
 
 // SeatSpec is what one seat of ours announces. Famedly writes the first
@@ -132,12 +133,7 @@ func (p *Presence) wanted() map[SeatKey]SeatSpec {
 
 // Close stops Run (which then leaves every call); it is idempotent.
 func (p *Presence) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-	if p.cancelRun != nil {
-		p.cancelRun()
-	}
+	p.closer.Close()
 	return nil
 }
 
@@ -147,16 +143,8 @@ const reconcileDelay = 100 * time.Millisecond
 // Run keeps our memberships until ctx ends or Close; it leaves every call
 // before it returns.
 func (p *Presence) Run(ctx context.Context) error {
-	// Close cancels Run's context itself: no watcher goroutine that would
-	// outlive Run.
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := p.closer.Start(ctx)
 	defer cancel()
-	p.mu.Lock()
-	p.cancelRun = cancel
-	if p.closed {
-		cancel()
-	}
-	p.mu.Unlock()
 	changes, err := p.tracker.Subscribe(ctx)
 	if err != nil {
 		return ignoreClosed(err)

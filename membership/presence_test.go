@@ -87,7 +87,7 @@ func (w *fakeWriter) Self() (id.UserID, id.DeviceID)                          { 
 
 type allRooms struct{}
 
-func (allRooms) InRoom(id.RoomID) bool  { return true }
+func (allRooms) InRoom(id.RoomID) bool { return true }
 
 // expectOp advances the fake clock in steps until the writer reports an
 // operation starting with prefix, failing on any other operation first.
@@ -110,13 +110,8 @@ func expectOp(t *testing.T, w *fakeWriter, clock *fakeClock, step time.Duration,
 }
 
 func TestPresenceSeatLifecycle(t *testing.T) {
-	leakcheck.Check(t)
-	tr, clock, _ := startTracker(t)
-	w := newFakeWriter()
+	p, w, clock := toldPresence(t)
 	w.stale = []ScheduledLeave{{DelayID: "old", Room: presRoom, EventType: FamedlyEventType, StateKey: string(botUser)}}
-	ready := make(chan struct{})
-	close(ready)
-	p := NewPresence(nil, PresenceConfig{}, w, tr, allRooms{}, ready, clock)
 	p.Hold(map[SeatKey]SeatSpec{{Call: CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"}, Dialect: DialectFamedly}: {
 		Foci: []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org", LiveKitAlias: string(presRoom)}}}})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -152,6 +147,18 @@ func TestPresenceSeatLifecycle(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// toldPresence is a seat writer on a fake homeserver that holds only what
+// the test tells it (no supervisor), not running yet; the test fails on a
+// goroutine left behind.
+func toldPresence(t *testing.T) (*Presence, *fakeWriter, *fakeClock) {
+	leakcheck.Check(t)
+	tr, clock, _ := startTracker(t)
+	w := newFakeWriter()
+	ready := make(chan struct{})
+	close(ready)
+	return NewPresence(nil, PresenceConfig{}, w, tr, allRooms{}, ready, clock), w, clock
 }
 
 // runPresence runs p until stop, which waits for Run to return and fails
@@ -190,12 +197,7 @@ func waitSeats(t *testing.T, p *Presence, ok func([]SeatStatus) bool) {
 // TestPresenceLeavesWhenToldTo: a seat the writer is no longer told to
 // hold leaves (MatrixRTC: by firing its prepared delayed leave).
 func TestPresenceLeavesWhenToldTo(t *testing.T) {
-	leakcheck.Check(t)
-	tr, clock, _ := startTracker(t)
-	w := newFakeWriter()
-	ready := make(chan struct{})
-	close(ready)
-	p := NewPresence(nil, PresenceConfig{}, w, tr, allRooms{}, ready, clock)
+	p, w, clock := toldPresence(t)
 	p.Hold(map[SeatKey]SeatSpec{{Call: CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"}, Dialect: DialectMatrixRTC}: {
 		Foci: []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org"}}}})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -222,12 +224,7 @@ func TestPresenceLeavesWhenToldTo(t *testing.T) {
 // TestPresenceFociChangeInPlace: new foci for a held seat are one rewrite
 // of the same state key: no leave, no new delayed leave.
 func TestPresenceFociChangeInPlace(t *testing.T) {
-	leakcheck.Check(t)
-	tr, clock, _ := startTracker(t)
-	w := newFakeWriter()
-	ready := make(chan struct{})
-	close(ready)
-	p := NewPresence(nil, PresenceConfig{}, w, tr, allRooms{}, ready, clock)
+	p, w, clock := toldPresence(t)
 	k := SeatKey{Call: CallKey{Room: presRoom, Application: "m.call", Scope: "m.room"}, Dialect: DialectFamedly}
 	focus := func(alias string) map[SeatKey]SeatSpec {
 		return map[SeatKey]SeatSpec{k: {Foci: []Focus{{Type: "livekit", LiveKitServiceURL: "https://lk.example.org", LiveKitAlias: alias}}}}

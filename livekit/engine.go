@@ -66,7 +66,8 @@ type Engine struct {
 	calls map[membership.CallKey]*participant
 }
 
-// New returns the engine; it starts nothing. features lists the media
+// New returns the engine; it starts nothing. tokens and keys are required
+// (without them every call shows an error); features lists the media
 // features of a call (nil: none); health reports whether LiveKit answers
 // (nil: always).
 func New(cfg EngineConfig, logger *slog.Logger, tokens Tokens, keys KeySource,
@@ -88,13 +89,6 @@ func New(cfg EngineConfig, logger *slog.Logger, tokens Tokens, keys KeySource,
 		starts: newQueue[*participant](), closed: make(chan struct{}),
 		calls: map[membership.CallKey]*participant{},
 	}
-}
-
-// NewEngine is the membership-and-keys-only engine the coordinator used
-// before the media participant: it records calls and joins no LiveKit room.
-// It stays until the coordinator is wired to New.
-func NewEngine(health func() (ok bool, reason string)) *Engine {
-	return New(EngineConfig{}, nil, nil, nil, nil, health)
 }
 
 func (e *Engine) Name() string { return "livekit" }

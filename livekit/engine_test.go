@@ -142,15 +142,15 @@ func TestEngineUnreachableLiveKit(t *testing.T) {
 	waitState(t, e, call, StateError+": join r at ws://127.0.0.1:1")
 }
 
-// TestNewEngineJoinsNothing: the engine without a token source (NewEngine,
-// until the coordinator wires New) records calls and starts nothing.
-func TestNewEngineJoinsNothing(t *testing.T) {
+// TestEngineWithoutSources: an engine made without a token source or key
+// store shows every call as an error and starts nothing.
+func TestEngineWithoutSources(t *testing.T) {
 	leakcheck.Check(t)
-	e := NewEngine(nil)
+	e := New(EngineConfig{}, nil, nil, nil, nil, nil)
 	stop := runEngine(t, e)
 	call := membership.CallKey{Room: "!r:x"}
 	e.Carry(call, focusAt("https://a"))
-	if s := e.CallState(call); s != StateNoMedia {
+	if s := e.CallState(call); s != StateError+": "+errNoSources.Error() {
 		t.Errorf("state %q", s)
 	}
 	e.Release(call)

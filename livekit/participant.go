@@ -60,11 +60,10 @@ func newParticipant(e *Engine, call membership.CallKey, focus membership.Focus) 
 		keyFrame: &queue[string]{limit: maxKeyFrameRequests, ready: make(chan struct{}, 1)},
 		peers:    map[string]*peerState{},
 	}
-	state := StateConnecting
+	p.st = callStatus{focus: focus, state: StateConnecting, since: time.Now()}
 	if e.tokens == nil || e.keys == nil {
-		state = StateNoMedia
+		p.st.state, p.st.reason = StateError, errNoSources.Error()
 	}
-	p.st = callStatus{focus: focus, state: state, since: time.Now()}
 	return p
 }
 
@@ -132,6 +131,9 @@ func (p *participant) run(parent context.Context) {
 		p.setState(StateReconnecting, err.Error())
 	}
 }
+
+// errNoSources: the engine was made without a token source or key store.
+var errNoSources = errors.New("livekit: the engine has no token source or key store")
 
 // errFocusMoved: the call moved to another focus; reconnect at once.
 var errFocusMoved = errors.New("livekit: the call moved to another focus")

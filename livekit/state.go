@@ -15,8 +15,6 @@ const (
 	StateConnected    = "connected"
 	StateReconnecting = "reconnecting"
 	StateError        = "error"
-	// StateNoMedia: an engine made by NewEngine, which joins no room.
-	StateNoMedia = "membership and keys, no media"
 )
 
 // CallSnapshot is one carried call for the admin view (JSON-friendly).

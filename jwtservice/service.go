@@ -221,8 +221,13 @@ func (s *Service) issue(ctx context.Context, job tokenJob) (*grant, error) {
 // for whoever deleted it: the next token for it makes sure it exists again.
 func (s *Service) ForgetRoom(name string) { s.rooms.forget(name) }
 
-// EnsureRoom makes the LiveKit room exist as a token request for it would
-// (the engine's own participant, whose token is minted without a request).
+// EnsureRoom makes the LiveKit room exist for the engine's own participant,
+// whose token is minted without a request. Unlike a token request it never
+// trusts the cache: the engine asks when it (re)joins, which is when LiveKit
+// may have restarted and lost every room it had (with auto_create off, the
+// join is then refused until the cache entry expires). Its CreateRoom
+// refreshes the cache for the clients' requests too.
 func (s *Service) EnsureRoom(ctx context.Context, name string) error {
+	s.rooms.forget(name)
 	return s.rooms.ensure(ctx, name)
 }

@@ -46,8 +46,11 @@ type Page struct {
 
 // Report is what a page sees at one moment.
 type Report struct {
-	Connected   bool `json:"connected"`
-	E2EEEnabled bool `json:"e2eeEnabled"`
+	Connected bool `json:"connected"`
+	// State is livekit-client's ConnectionState: "disconnected" once it
+	// has given up (or was told to leave), "reconnecting" while it tries.
+	State       string `json:"state"`
+	E2EEEnabled bool   `json:"e2eeEnabled"`
 	// EncryptionErrors counts livekit-client's EncryptionError events
 	// (decryption failures, missing keys); the worker throttles repeats,
 	// so this is a lower bound of failed frames, but 0 means none failed.

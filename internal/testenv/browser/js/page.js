@@ -131,6 +131,7 @@ function report() {
   }
   return {
     connected: !!room && room.state === LK.ConnectionState.Connected,
+    state: room ? room.state : 'disconnected',
     e2eeEnabled: !!room && room.isE2EEEnabled,
     encryptionErrors: state.encryptionErrors,
     errorsByParticipant: state.errorsBy,

@@ -98,7 +98,8 @@ func (c RecordConfig) withDefaults() RecordConfig {
 // without transcoding, to its own segment file in a folder made for the
 // recording: Ogg Opus for audio, IVF for video, timed by the sender's RTP
 // timestamps. A source that ends and comes back, or whose timestamps jump
-// by more than MaxGap, gets a new segment. manifest.json in the folder
+// ahead by more than MaxGap or back by more than a second, gets a new
+// segment. manifest.json in the folder
 // lists the segments on the recording's common timeline (see
 // RecordingManifest); it is written at the start and finished by Close.
 // Each source has a bounded queue and a writer goroutine, so disk writes

@@ -18,7 +18,7 @@ const ivfHeaderSize = 32
 type ivfTrack struct {
 	fourcc  string
 	rate    uint32
-	maxGap  int64 // ticks of rate
+	maxGap  time.Duration
 	u       rtpUnwrap
 	first   int64
 	last    int64
@@ -33,7 +33,7 @@ func newIVFTrack(codec Codec, rate uint32, maxGap time.Duration) *ivfTrack {
 	if codec == VP9 {
 		fourcc = "VP90"
 	}
-	return &ivfTrack{fourcc: fourcc, rate: rate, maxGap: int64(maxGap.Seconds() * float64(rate))}
+	return &ivfTrack{fourcc: fourcc, rate: rate, maxGap: maxGap}
 }
 
 // ivfHeader is the file header; the frame count is patched in at the end
@@ -81,7 +81,7 @@ func (t *ivfTrack) add(w io.Writer, f Frame) (verdict, error) {
 	} else {
 		d := ts - t.last
 		switch {
-		case d > t.maxGap || d < -t.maxGap:
+		case outside(d, t.maxGap, t.rate):
 			return jump, nil
 		case d <= 0:
 			return late, nil

@@ -169,8 +169,11 @@ func TestOpusTrackGranulesFollowRTP(t *testing.T) {
 			t.Fatalf("packet %d: %v, %v", i, v, err)
 		}
 	}
-	if v, _ := tr.add(&buf, Frame{Data: celt20(1), RTPTime: base + 960*5}); v != late {
-		t.Fatalf("an old packet got %v, want late", v)
+	if v, _ := tr.add(&buf, Frame{Data: celt20(1), RTPTime: base + 960*90 + 48000}); v != late {
+		t.Fatalf("a packet 200 ms old got %v, want late", v)
+	}
+	if v, _ := tr.add(&buf, Frame{Data: celt20(1), RTPTime: base + 960*5}); v != jump {
+		t.Fatalf("a packet 2.9 s old got %v, want jump (a restarted stream)", v)
 	}
 	if v, _ := tr.add(&buf, Frame{Data: []byte{}, RTPTime: base + 960*200}); v != invalid {
 		t.Fatalf("an empty packet got %v, want invalid", v)

@@ -44,6 +44,17 @@ func (u rtpUnwrap) at(ts uint32) int64 {
 
 func (u *rtpUnwrap) accept(ext int64) { u.last, u.ok = ext, true }
 
+// maxReorder is how far before the last frame written a frame may come and
+// still be taken as reordered (and dropped as late); further back, the
+// sender has restarted its timestamps and a new segment starts.
+const maxReorder = time.Second
+
+// outside reports whether a frame d ticks after the last one belongs in a
+// new segment: past maxGap ahead or maxReorder behind, at rate ticks/s.
+func outside(d int64, maxGap time.Duration, rate uint32) bool {
+	return d > int64(maxGap.Seconds()*float64(rate)) || -d > int64(maxReorder.Seconds()*float64(rate))
+}
+
 // silenceSizes are the silence packets' lengths in samples, longest first.
 var silenceSizes = [...]int64{960, 480, 240, 120}
 
@@ -56,14 +67,14 @@ var silenceSizes = [...]int64{960, 480, 240, 120}
 type opusTrack struct {
 	ogg    *oggOpusWriter
 	serial uint32
-	maxGap int64 // samples
+	maxGap time.Duration
 	u      rtpUnwrap
 	next   int64 // the timestamp the written samples reach
 	filled int64 // silence samples written
 }
 
 func newOpusTrack(serial uint32, maxGap time.Duration) *opusTrack {
-	return &opusTrack{serial: serial, maxGap: int64(maxGap.Seconds() * opusRate)}
+	return &opusTrack{serial: serial, maxGap: maxGap}
 }
 
 func (t *opusTrack) add(w io.Writer, f Frame) (verdict, error) {
@@ -78,7 +89,7 @@ func (t *opusTrack) add(w io.Writer, f Frame) (verdict, error) {
 	}
 	gap := ts - t.next
 	switch {
-	case gap > t.maxGap || gap < -t.maxGap:
+	case outside(gap, t.maxGap, opusRate):
 		return jump, nil
 	case ts+int64(n) <= t.next:
 		return late, nil

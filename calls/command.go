@@ -13,6 +13,7 @@ import (
 	"errors"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Verb names a room command.
@@ -189,7 +190,8 @@ func hasCommandPrefix(text string) bool {
 	if !ok {
 		return false
 	}
-	return rest == "" || strings.IndexFunc(rest, unicode.IsSpace) == 0
+	r, _ := utf8.DecodeRuneInString(rest) // one rune: never scan on
+	return rest == "" || unicode.IsSpace(r)
 }
 
 // stripReplyFallback drops a reply fallback from the start of body: the

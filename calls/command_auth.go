@@ -176,5 +176,5 @@ func Permitted(cmd Command, sender id.UserID, levels PowerLevels, required map[V
 		return true, ""
 	}
 	return false, fmt.Sprintf("Sorry, %s needs power level %d or more in this room, and yours is %d.",
-		cmd.Verb.usage(), need, have)
+		cmd.String(), need, have)
 }

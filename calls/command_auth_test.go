@@ -112,8 +112,8 @@ func TestPermitted(t *testing.T) {
 			}
 		})
 	}
-	_, reason := Permitted(join, "@low:x", levels, nil)
-	if want := "Sorry, !call join needs power level 50 or more in this room, and yours is 10."; reason != want {
+	_, reason := Permitted(Command{Verb: VerbRecord, On: true}, "@low:x", levels, nil)
+	if want := "Sorry, !call record start needs power level 50 or more in this room, and yours is 10."; reason != want {
 		t.Errorf("reason %q, want %q", reason, want)
 	}
 }

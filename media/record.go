@@ -101,7 +101,8 @@ func (c RecordConfig) withDefaults() RecordConfig {
 // ahead by more than MaxGap or back by more than a second, gets a new
 // segment. manifest.json in the folder
 // lists the segments on the recording's common timeline (see
-// RecordingManifest); it is written at the start and finished by Close.
+// RecordingManifest); it is rewritten as segments end and finished by
+// Close.
 // Each source has a bounded queue and a writer goroutine, so disk writes
 // never hold up the engine. A failed write ends the whole recording (see
 // OnStop), never the call. Values out of range are clamped (check them with
@@ -150,6 +151,8 @@ type recorder struct {
 	dir    string
 	abort  chan struct{} // closed when a write failed: every line stops at once
 	wg     sync.WaitGroup
+	// writing serializes manifest writes (lines' and Close's).
+	writing sync.Mutex
 
 	mu       sync.Mutex
 	closed   bool

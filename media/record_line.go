@@ -250,6 +250,10 @@ func (l *recordLine) finish(seg *segment) error {
 	}
 	l.mu.Unlock()
 	l.r.endSegment(seg)
+	if err == nil {
+		// Finished segments are on disk for the admin view and a crash.
+		err = l.r.writeManifest()
+	}
 	return err
 }
 

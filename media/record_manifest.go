@@ -119,8 +119,11 @@ func segmentName(seq int, src Source) string {
 }
 
 // writeManifest replaces the manifest atomically (a temporary file renamed
-// over it), so that a reader never sees half of one.
+// over it), so that a reader never sees half of one. It is written at the
+// start, whenever a segment ends, and by Close.
 func (r *recorder) writeManifest() error {
+	r.writing.Lock() // one temporary file at a time
+	defer r.writing.Unlock()
 	r.mu.Lock()
 	m := r.manifest
 	// In timeline order; lines add their segments as they come.

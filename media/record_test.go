@@ -68,6 +68,24 @@ func segmentsOf(m RecordingManifest, p string) []RecordedSegment {
 	return out
 }
 
+// waitEnded returns when l's writer goroutine has ended.
+func waitEnded(t *testing.T, r *recorder, l *recordLine) {
+	t.Helper()
+	guard := time.Now().Add(hang)
+	for {
+		r.mu.Lock()
+		_, running := r.lines[l]
+		r.mu.Unlock()
+		if !running {
+			return
+		}
+		if time.Now().After(guard) {
+			t.Fatalf("%s did not end", l.name)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestRecordTimeline: two participants; one arrives late, one leaves and
 // comes back. Each presence is a segment whose offset is its first frame's
 // arrival and whose length its timestamps' span, gaps included; granules
@@ -95,6 +113,14 @@ func TestRecordTimeline(t *testing.T) {
 		b1.WriteFrame(Frame{Data: celt20(1), RTPTime: uint32(960 * i), Received: t0.Add(250*time.Millisecond + time.Duration(i)*20*time.Millisecond)})
 	}
 	b1.Close()
+	waitEnded(t, r, b1)
+	m, err := ReadManifest(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs := segmentsOf(m, bob.Participant); len(bs) != 1 || bs[0].DurationMS != 1000 || m.Ended != nil {
+		t.Fatalf("after bob's first segment ended, the manifest says %+v", m)
+	}
 	b2 := recordSource(t, r, bob) // rejoined, a new stream
 	for i := range 25 {
 		b2.WriteFrame(Frame{Data: celt20(2), RTPTime: 77 + uint32(960*i), Received: t0.Add(3*time.Second + time.Duration(i)*20*time.Millisecond)})
@@ -107,7 +133,7 @@ func TestRecordTimeline(t *testing.T) {
 		t.Fatalf("OnStop(%v) after Close, want nil", err)
 	}
 
-	m, err := ReadManifest(r.dir)
+	m, err = ReadManifest(r.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -117,24 +119,26 @@ func TestEchoSurvivesLiveKitRestart(t *testing.T) {
 	lk.Start()
 	up := time.Now()
 	_, reasonAtUp := botState()
+	// The coordinator is watched on its own: a page's rejoin takes seconds
+	// and must not delay seeing it back.
+	botc := make(chan error, 1)
+	var botBackAt time.Time // written before botc is
+	go func(admin string) {
+		var err error
+		botBackAt, err = awaitBack(ctx, admin, room, reasonAtUp)
+		botc <- err
+	}(adminAddrOf(t, addr))
 	var botBack, echoBack time.Duration
-	rejoins, seen := 0, map[string]bool{}
+	rejoins := 0
 	for deadline := up.Add(restartHangGuard); botBack == 0 || echoBack == 0; time.Sleep(50 * time.Millisecond) {
-		state, reason := botState()
-		if !seen[state+reason] {
-			seen[state+reason] = true
-			t.Logf("%.2f s after LiveKit answered the coordinator is %q (%s)", time.Since(up).Seconds(), state, reason)
-		}
-		// LiveKit has no rooms now: the coordinator must make ours exist
-		// again before it joins, whatever it remembered from before
-		// (LiveKit refuses a join to a missing room with a 404, which
-		// lksdk reports as "not found").
-		if reason != reasonAtUp && strings.HasSuffix(reason, ": not found") {
-			t.Fatalf("after LiveKit's restart the coordinator joined a room it had not made exist again: %s", reason)
-		}
-		if botBack == 0 && state == "connected" {
-			botBack = time.Since(up)
+		select {
+		case err := <-botc:
+			if err != nil {
+				t.Fatal(err)
+			}
+			botBack = botBackAt.Sub(up)
 			t.Logf("the coordinator is connected again %.2f s after LiveKit answered", botBack.Seconds())
+		default:
 		}
 		if page == nil { // a page that has given up rejoins, as Element Call would
 			rejoins++
@@ -151,6 +155,7 @@ func TestEchoSurvivesLiveKitRestart(t *testing.T) {
 			t.Logf("the page hears its echo again %.2f s after LiveKit answered", echoBack.Seconds())
 		}
 		if time.Now().After(deadline) {
+			state, reason := botState()
 			t.Fatalf("after LiveKit's restart: coordinator back %v, echo back %v (0: not yet); engine %q (%s); page rejoined %d times; last report %+v; media view %+v",
 				botBack, echoBack, state, reason, rejoins, r, adminGet[mediaView](t, addr, "/admin/v1/media"))
 		}
@@ -167,4 +172,40 @@ func TestEchoSurvivesLiveKitRestart(t *testing.T) {
 		how = fmt.Sprintf("after the page rejoined with a fresh /sfu/get token (%d attempts)", rejoins)
 	}
 	t.Logf("back after a LiveKit restart: the coordinator in %.2f s, the echo %s in %.2f s", botBack.Seconds(), how, echoBack.Seconds())
+}
+
+// awaitBack polls the coordinator's media view (admin listener admin) until
+// its participant in room is connected again and returns when. A join refused because the room does not exist (a
+// reason other than the one shown when LiveKit came back: LiveKit answers
+// 404, lksdk says "not found") means the coordinator joined a room it had
+// not made exist again: an error.
+func awaitBack(ctx context.Context, admin string, room id.RoomID, reasonAtUp string) (time.Time, error) {
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/admin/v1/media", nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return time.Time{}, err
+		}
+		var v mediaView
+		err = json.NewDecoder(res.Body).Decode(&v)
+		res.Body.Close()
+		if err != nil {
+			return time.Time{}, fmt.Errorf("admin media view: %w", err)
+		}
+		for _, c := range v.Calls {
+			switch {
+			case c.Room != string(room):
+			case c.State == "connected":
+				return time.Now(), nil
+			case c.Error != reasonAtUp && strings.HasSuffix(c.Error, ": not found"):
+				return time.Time{}, fmt.Errorf("after LiveKit's restart the coordinator joined a room it had not made exist again: %s", c.Error)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

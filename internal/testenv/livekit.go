@@ -91,8 +91,8 @@ logging:
 		lk.Stop()
 		if t.Failed() {
 			raw, _ := os.ReadFile(lk.log)
-			if len(raw) > 16<<10 {
-				raw = raw[len(raw)-16<<10:]
+			if len(raw) > 64<<10 {
+				raw = raw[len(raw)-64<<10:]
 			}
 			t.Logf("the test's livekit-server log (%s), last part:\n%s", lk.log, raw)
 		}

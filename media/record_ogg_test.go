@@ -257,3 +257,23 @@ func FuzzOpusTrack(f *testing.F) {
 		}
 	})
 }
+
+// TestOpusHeadChannels: the channel count is the first packet's.
+func TestOpusHeadChannels(t *testing.T) {
+	for _, tc := range []struct {
+		toc  byte
+		want byte
+	}{{31 << 3, 1}, {31<<3 | 4, 2}} {
+		var buf bytes.Buffer
+		tr := newOpusTrack(1, time.Minute)
+		tr.add(&buf, Frame{Data: []byte{tc.toc, 1}})
+		tr.end(&buf)
+		pages, err := readOgg(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pages[0].packets[0][9]; got != tc.want {
+			t.Errorf("TOC %#x: %d channels, want %d", tc.toc, got, tc.want)
+		}
+	}
+}

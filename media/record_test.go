@@ -68,22 +68,34 @@ func segmentsOf(m RecordingManifest, p string) []RecordedSegment {
 	return out
 }
 
-// waitEnded returns when l's writer goroutine has ended.
-func waitEnded(t *testing.T, r *recorder, l *recordLine) {
+// waitUntil returns when done reports true; it polls, as the writers
+// signal nothing a test could wait on.
+func waitUntil(t *testing.T, what string, done func() bool) {
 	t.Helper()
 	guard := time.Now().Add(hang)
-	for {
-		r.mu.Lock()
-		_, running := r.lines[l]
-		r.mu.Unlock()
-		if !running {
-			return
-		}
+	for !done() {
 		if time.Now().After(guard) {
-			t.Fatalf("%s did not end", l.name)
+			t.Fatalf("%s: not in %v", what, hang)
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// waitEnded returns when l's writer goroutine has ended.
+func waitEnded(t *testing.T, r *recorder, l *recordLine) {
+	t.Helper()
+	waitUntil(t, l.name+" ends", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		_, running := r.lines[l]
+		return !running
+	})
+}
+
+// waitDrained returns when l's queue is empty.
+func waitDrained(t *testing.T, l *recordLine) {
+	t.Helper()
+	waitUntil(t, l.name+" drains", func() bool { return l.stats().Queued == 0 })
 }
 
 // TestRecordTimeline: two participants; one arrives late, one leaves and
@@ -352,5 +364,78 @@ func TestEscapeName(t *testing.T) {
 	}
 	if got := escapeName(strings.Repeat(":", 100)); len(got) > maxNamePart || len(got)%3 != 0 {
 		t.Errorf("long name escaped to %q", got)
+	}
+}
+
+// readIVF returns an IVF file's frames and their timestamps.
+func readIVF(t *testing.T, data []byte) (frames [][]byte, stamps []uint64) {
+	t.Helper()
+	if len(data) < 32 || string(data[:4]) != "DKIF" {
+		t.Fatalf("no IVF header: % x", data[:min(len(data), 32)])
+	}
+	le := binary.LittleEndian
+	count := int(le.Uint32(data[24:]))
+	data = data[32:]
+	for len(data) > 0 {
+		if len(data) < 12 || len(data) < 12+int(le.Uint32(data)) {
+			t.Fatalf("truncated frame")
+		}
+		size := int(le.Uint32(data))
+		frames, stamps = append(frames, data[12:12+size]), append(stamps, le.Uint64(data[4:]))
+		data = data[12+size:]
+	}
+	if count != len(frames) {
+		t.Fatalf("the header counts %d frames, the file holds %d", count, len(frames))
+	}
+	return frames, stamps
+}
+
+// TestRecordVideoQueueFull: video frames dropped on a full queue are
+// followed by frames skipped up to the next key frame (one is asked for),
+// so the file stays decodable: after any missing frame comes a key frame.
+func TestRecordVideoQueueFull(t *testing.T) {
+	leakcheck.Check(t)
+	clock, call, r, _, _ := startRecorder(t, RecordConfig{Video: true, MaxQueue: 2})
+	v := recordSource(t, r, videoSource("@a:x:DA"))
+	frame := func(i int, key bool) Frame {
+		data := []byte{0x11, byte(i)}
+		if key {
+			data[0] = 0x10
+		}
+		return Frame{Data: data, RTPTime: uint32(3000 * i), KeyFrame: key, Received: clock.Now()}
+	}
+	r.mu.Lock() // parks the writer at its first frame's segment
+	for i := range 8 {
+		v.WriteFrame(frame(i, i == 0 || i == 6))
+	}
+	r.mu.Unlock()
+	call.nextKeyFrameRequest(t)
+	for i := 8; i <= 10; i++ { // one at a time: none is dropped
+		waitDrained(t, v)
+		v.WriteFrame(frame(i, i == 9))
+	}
+	r.Close()
+	st := v.stats()
+	if st.Dropped == 0 || st.Skipped == 0 {
+		t.Fatalf("stats %+v: want drops and skips", st)
+	}
+	m, err := ReadManifest(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, stamps := readIVF(t, readFile(t, filepath.Join(r.dir, m.Segments[0].File)))
+	prev := -1
+	for i, f := range frames {
+		n := int(f[1])
+		if key := f[0]&1 == 0; (i == 0 || n != prev+1) && !key {
+			t.Fatalf("frame %d follows frame %d and is no key frame", n, prev)
+		}
+		if stamps[i] != uint64(3000*n) {
+			t.Fatalf("frame %d at %d", n, stamps[i])
+		}
+		prev = n
+	}
+	if prev != 10 {
+		t.Fatalf("the last frame written is %d, want 10", prev)
 	}
 }

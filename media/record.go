@@ -143,6 +143,8 @@ func (f recordFactory) Start(call Call, logger *slog.Logger) (Feature, error) {
 	return r, nil
 }
 
+var _ StatsReporter = (*recorder)(nil)
+
 // recorder is the feature on one call. It implements StatsReporter.
 type recorder struct {
 	cfg    RecordConfig

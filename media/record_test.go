@@ -439,3 +439,32 @@ func TestRecordVideoQueueFull(t *testing.T) {
 		t.Fatalf("the last frame written is %d, want 10", prev)
 	}
 }
+
+// TestRecordJumpNewSegment: timestamps jumping past MaxGap start a new
+// segment, placed on the timeline by its first frame's arrival.
+func TestRecordJumpNewSegment(t *testing.T) {
+	leakcheck.Check(t)
+	clock, _, r, _, _ := startRecorder(t, RecordConfig{MaxGap: 2 * time.Second})
+	t0 := clock.Now()
+	a := recordSource(t, r, audioSource("@a:x:DA"))
+	for i := range 10 {
+		a.WriteFrame(opus(t0, i, "\xf8a"))
+	}
+	for i := range 5 { // 10 s later by the sender's clock
+		f := opus(t0.Add(10*time.Second), i, "\xf8b")
+		f.RTPTime += 10*opusRate + 960*10
+		a.WriteFrame(f)
+	}
+	r.Close()
+	m, err := ReadManifest(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Segments) != 2 || m.Segments[0].OffsetMS != 0 || m.Segments[0].DurationMS != 200 ||
+		m.Segments[1].OffsetMS != 10000 || m.Segments[1].DurationMS != 100 || m.Segments[1].SilenceMS != 0 {
+		t.Fatalf("segments %+v", m.Segments)
+	}
+	if st := r.Stats(); len(st) != 1 {
+		t.Fatalf("stats %v after Close", st)
+	}
+}

@@ -31,7 +31,8 @@ type EngineConfig struct {
 	// Self names the bot's user and device (known once it has logged in):
 	// our own media key is the store's key of this device in each call.
 	Self func() (id.UserID, id.DeviceID)
-	// MaxBackoff caps the wait between reconnection attempts; default 10 s.
+	// MaxBackoff caps the wait between reconnection attempts; default 4 s,
+	// so a call is back within seconds of a long LiveKit outage ending.
 	MaxBackoff time.Duration
 	// TokenTimeout bounds getting one token; default 15 s.
 	TokenTimeout time.Duration
@@ -39,7 +40,7 @@ type EngineConfig struct {
 
 // Default engine timings.
 const (
-	DefaultMaxBackoff   = 10 * time.Second
+	DefaultMaxBackoff   = 4 * time.Second
 	DefaultTokenTimeout = 15 * time.Second
 	firstBackoff        = 500 * time.Millisecond
 )

@@ -99,13 +99,10 @@ type echoFactory struct{ cfg EchoConfig }
 func (echoFactory) Name() string { return "echo" }
 
 func (f echoFactory) Start(call Call, logger *slog.Logger) (Feature, error) {
-	if call == nil {
-		return nil, fmt.Errorf("echo: %w", ErrNoCall)
+	keys, logger, err := startOn("echo", call, logger)
+	if err != nil {
+		return nil, err
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	keys, _ := call.(KeyFrameRequester)
 	return &echo{
 		cfg:    f.cfg,
 		call:   call,

@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -136,3 +137,17 @@ type Factory interface {
 
 // ErrClosed is returned by an Output or a Call that has ended.
 var ErrClosed = errors.New("media: closed")
+
+// startOn checks what a Factory's Start gets: a call is required, a nil
+// logger discards, and the call's key frame requester is used when it has
+// one.
+func startOn(feature string, call Call, logger *slog.Logger) (KeyFrameRequester, *slog.Logger, error) {
+	if call == nil {
+		return nil, nil, fmt.Errorf("%s: %w", feature, ErrNoCall)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	keys, _ := call.(KeyFrameRequester)
+	return keys, logger, nil
+}

@@ -114,13 +114,10 @@ type recordFactory struct{ cfg RecordConfig }
 func (recordFactory) Name() string { return "record" }
 
 func (f recordFactory) Start(call Call, logger *slog.Logger) (Feature, error) {
-	if call == nil {
-		return nil, fmt.Errorf("record: %w", ErrNoCall)
+	keys, logger, err := startOn("record", call, logger)
+	if err != nil {
+		return nil, err
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	keys, _ := call.(KeyFrameRequester)
 	r := &recorder{
 		cfg:    f.cfg,
 		keys:   keys,

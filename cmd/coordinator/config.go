@@ -128,9 +128,10 @@ type CallsConfig struct {
 	MaxSeatsPerRoom     int           `yaml:"max_seats_per_room" doc:"Most calls (per dialect) we take part in in one room; any member can advertise calls, so more are refused (logged, and listed in the admin API). Seats we hold keep theirs; free places go to the longest-waiting calls."`
 	MaxSeats            int           `yaml:"max_seats" doc:"Most calls (per dialect) we take part in across all rooms; each costs a delayed-leave restart every few seconds and state writes."`
 
-	Features     []string          `yaml:"features" doc:"Media features on in every call we take part in: echo (each participant hears their own audio, and sees their video, back after echo_delay). Empty: we join as a silent participant."`
+	Features     []string          `yaml:"features" doc:"Media features on in every call we take part in: echo (each participant hears their own audio, and sees their video, back after echo_delay), record (each participant's decrypted audio to record_dir). Empty: we join as a silent participant."`
 	RoomFeatures map[string]string `yaml:"room_features" doc:"Per-room overrides of features, room id to a comma-separated list (empty: none), e.g. {\"!abc:example.org\": echo}."`
 	EchoDelay    time.Duration     `yaml:"echo_delay" doc:"How long the echo feature waits before playing a participant's media back."`
+	RecordDir    string            `yaml:"record_dir" doc:"Folder the record feature writes to: one folder per recording, with an Ogg/Opus file per participant segment and manifest.json. Default: <data_dir>/recordings (created at start when a call records)."`
 }
 
 // Join policies.

@@ -20,7 +20,7 @@ func TestCheckConfigSeatBounds(t *testing.T) {
 		{"calls: {max_seats_per_room: many}", []string{"calls.max_seats_per_room:"}},
 		{`calls: {features: [echo, karaoke], room_features: {"not-a-room": echo, "!r:x": "echo,nope"}, echo_delay: 1m}
 livekit: {service_url: "wss://sfu.example.org"}`, []string{
-			`calls.features: "karaoke" is not a feature (known: echo)`, `calls.room_features: "not-a-room" is not a room id`,
+			`calls.features: "karaoke" is not a feature (known: echo, record)`, `calls.room_features: "not-a-room" is not a room id`,
 			`calls.room_features: "nope" is not a feature`, "calls.echo_delay: 1m0s is not between 0 and 10s",
 			`livekit.service_url: "wss://sfu.example.org" is not an http(s) URL`, "calls.features: needs the Matrix bot"}},
 	} {
@@ -48,5 +48,38 @@ func TestSeatBoundsReachSupervisor(t *testing.T) {
 	cfg.Calls.MaxSeatsPerRoom, cfg.Calls.MaxSeats = 2, 7
 	if sc := supervisorConfig(&cfg); sc.MaxSeatsPerRoom != 2 || sc.MaxSeats != 7 {
 		t.Errorf("supervisor config %d/%d, want 2/7", sc.MaxSeatsPerRoom, sc.MaxSeats)
+	}
+}
+
+// TestRecordDir: calls.record_dir defaults to <data_dir>/recordings, and
+// when a call records, check-config refuses a record_dir that is a file
+// or unset, alongside every other problem.
+func TestRecordDir(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.DataDir = "/srv/sb"
+	_ = cfg.validate()
+	if cfg.Calls.RecordDir != "/srv/sb/recordings" {
+		t.Errorf("default record_dir %q", cfg.Calls.RecordDir)
+	}
+	file := writeFile(t, "not-a-dir", "x")
+	for _, c := range []struct {
+		yaml string
+		want []string
+	}{
+		{`calls: {room_features: {"!r:x": "echo, record"}, record_dir: "` + file + `", echo_delay: 1m}`,
+			[]string{`calls.record_dir: "` + file + `" is not a folder`, "calls.echo_delay:"}},
+		{`data_dir: ""
+calls: {features: [record]}`, []string{"calls.record_dir: required when a call records"}},
+	} {
+		path := writeFile(t, "c.yaml", c.yaml)
+		var out, errOut bytes.Buffer
+		if err := run(t.Context(), []string{"coordinator", "check-config", "--config", path}, envOf(minimalEnv()), &out, &errOut); err == nil {
+			t.Errorf("%s: accepted", c.yaml)
+		}
+		for _, want := range c.want {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: output lacks %q:\n%s", c.yaml, want, out.String())
+			}
+		}
 	}
 }

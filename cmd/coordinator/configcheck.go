@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -284,7 +288,7 @@ func checkUserID(userID, serverName string) error {
 }
 
 // knownFeatures are the media features calls.features may name.
-var knownFeatures = []string{"echo"}
+var knownFeatures = []string{"echo", "record"}
 
 // validateFeatures checks calls.features, calls.room_features, the echo
 // delay and livekit.service_url.
@@ -312,4 +316,41 @@ func (c *Config) validateFeatures(bad func(key, format string, args ...any)) {
 	if u := c.LiveKit.ServiceURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		bad("livekit.service_url", "%q is not an http(s) URL", u)
 	}
+	c.validateRecordDir(bad)
+}
+
+// validateRecordDir fills calls.record_dir from data_dir and, when a call
+// may record, checks it is usable: set, and not something other than a
+// folder. A missing folder is fine (it is created at start).
+func (c *Config) validateRecordDir(bad func(key, format string, args ...any)) {
+	if c.Calls.RecordDir == "" && c.DataDir != "" {
+		c.Calls.RecordDir = filepath.Join(c.DataDir, "recordings")
+	}
+	if !c.recordingUsed() {
+		return
+	}
+	dir := c.Calls.RecordDir
+	if dir == "" {
+		bad("calls.record_dir", "required when a call records (set it or data_dir)")
+		return
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		bad("calls.record_dir", "%q is not a folder", dir)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		bad("calls.record_dir", "%v", err)
+	}
+}
+
+// recordingUsed reports whether calls.features or any room's features
+// name record.
+func (c *Config) recordingUsed() bool {
+	if slices.Contains(c.Calls.Features, "record") {
+		return true
+	}
+	for _, list := range c.Calls.RoomFeatures {
+		if slices.Contains(splitList(list), "record") {
+			return true
+		}
+	}
+	return false
 }

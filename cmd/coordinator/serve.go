@@ -99,6 +99,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		admin.Handle("/admin/", membership.AdminHandlerWithKeys(bp.tracker, sup, keyReport{bp.keys}))
 		admin.Handle("GET /admin/v1/supervisor", sup.AdminHandler())
 		admin.Handle("GET /admin/v1/media", mediaAdmin(eng))
+		admin.Handle("GET /admin/v1/recordings", recordingsAdmin(cfg.Calls.RecordDir))
 	}
 	var sinks []jwtservice.WebhookSink
 	// Both are set once the JWT service exists, before anything runs.

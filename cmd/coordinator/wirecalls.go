@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 
 	"maunium.net/go/mautrix/id"
 
@@ -86,34 +87,58 @@ func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhe
 	if cfg.LiveKit.ServiceURL != "" {
 		tokens.Own = []string{cfg.LiveKit.ServiceURL}
 	}
+	if cfg.recordingUsed() {
+		// Recordings' folders are made in it, so it must exist first.
+		if err := os.MkdirAll(cfg.Calls.RecordDir, 0o750); err != nil {
+			return nil, fmt.Errorf("calls.record_dir: %w", err)
+		}
+	}
 	return lklive.New(lklive.EngineConfig{Self: self}, logger.With("component", "livekit"), tokens, bp.keys,
-		callFeatures(cfg), engineHealth(sfu)), nil
+		callFeatures(cfg, logger.With("component", "record")), engineHealth(sfu)), nil
 }
 
 // callFeatures turns calls.features and calls.room_features (validated
-// already) into each call's media features.
-func callFeatures(cfg *Config) func(membership.CallKey) []media.Factory {
-	echo := media.DefaultEchoConfig()
-	echo.Delay = cfg.Calls.EchoDelay
-	build := func(names []string) []media.Factory {
+// already) into each call's media features. record is made per call (its
+// folder and manifest name the call); its early stop is logged, and the
+// call goes on unrecorded.
+func callFeatures(cfg *Config, logger *slog.Logger) func(membership.CallKey) []media.Factory {
+	echoCfg := media.DefaultEchoConfig()
+	echoCfg.Delay = cfg.Calls.EchoDelay
+	echo := media.NewEcho(echoCfg)
+	build := func(call membership.CallKey, names []string) []media.Factory {
 		var out []media.Factory
 		for _, n := range names {
-			if n == "echo" {
-				out = append(out, media.NewEcho(echo))
+			switch n {
+			case "echo":
+				out = append(out, echo)
+			case "record":
+				out = append(out, media.NewRecorder(media.RecordConfig{Dir: cfg.Calls.RecordDir,
+					Room: call.Room.String(), Call: call.CallID, OnStop: recordStopLogger(logger, call)}))
 			}
 		}
 		return out
 	}
-	byRoom := map[id.RoomID][]media.Factory{}
+	byRoom := map[id.RoomID][]string{}
 	for room, list := range cfg.Calls.RoomFeatures {
-		byRoom[id.RoomID(room)] = build(splitList(list))
+		byRoom[id.RoomID(room)] = splitList(list)
 	}
-	all := build(cfg.Calls.Features)
 	return func(call membership.CallKey) []media.Factory {
-		if f, ok := byRoom[call.Room]; ok {
-			return f
+		if names, ok := byRoom[call.Room]; ok {
+			return build(call, names)
 		}
-		return all
+		return build(call, cfg.Calls.Features)
+	}
+}
+
+// recordStopLogger is a recording's OnStop: it says why the recording of
+// call ended (nil: the call ended or we left it).
+func recordStopLogger(logger *slog.Logger, call membership.CallKey) func(error) {
+	return func(reason error) {
+		if reason != nil {
+			logger.Error("recording stopped early; the call goes on unrecorded", "room", call.Room, "call", call.CallID, "err", reason)
+			return
+		}
+		logger.Info("recording ended", "room", call.Room, "call", call.CallID)
 	}
 }
 

@@ -130,7 +130,7 @@ type CallsConfig struct {
 
 	Features     []string          `yaml:"features" doc:"Media features on in every call we take part in: echo (each participant hears their own audio, and sees their video, back after echo_delay), record (each participant's decrypted audio to record_dir). Empty: we join as a silent participant."`
 	RoomFeatures map[string]string `yaml:"room_features" doc:"Per-room overrides of features, room id to a comma-separated list (empty: none), e.g. {\"!abc:example.org\": echo}."`
-	EchoDelay    time.Duration     `yaml:"echo_delay" doc:"How long the echo feature waits before playing a participant's media back."`
+	EchoDelay    time.Duration     `yaml:"echo_delay" doc:"How long the echo feature waits before playing a participant's media back (1ms to 10s)."`
 	RecordDir    string            `yaml:"record_dir" doc:"Folder the record feature writes to: one folder per recording, with an Ogg/Opus file per participant segment and manifest.json. Default: <data_dir>/recordings (created at start when a call records)."`
 }
 

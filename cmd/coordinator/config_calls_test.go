@@ -21,7 +21,7 @@ func TestCheckConfigSeatBounds(t *testing.T) {
 		{`calls: {features: [echo, karaoke], room_features: {"not-a-room": echo, "!r:x": "echo,nope"}, echo_delay: 1m}
 livekit: {service_url: "wss://sfu.example.org"}`, []string{
 			`calls.features: "karaoke" is not a feature (known: echo, record)`, `calls.room_features: "not-a-room" is not a room id`,
-			`calls.room_features: "nope" is not a feature`, "calls.echo_delay: 1m0s is not between 0 and 10s",
+			`calls.room_features: "nope" is not a feature`, "calls.echo_delay: 1m0s is not between 1ms and 10s",
 			`livekit.service_url: "wss://sfu.example.org" is not an http(s) URL`, "calls.features: needs the Matrix bot"}},
 	} {
 		path := writeFile(t, "c.yaml", c.yaml)

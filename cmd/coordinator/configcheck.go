@@ -310,8 +310,8 @@ func (c *Config) validateFeatures(bad func(key, format string, args ...any)) {
 	if (len(c.Calls.Features) > 0 || len(c.Calls.RoomFeatures) > 0) && !c.botEnabled() {
 		bad("calls.features", "needs the Matrix bot (matrix.homeserver_url and matrix.bot)")
 	}
-	if c.Calls.EchoDelay < 0 || c.Calls.EchoDelay > 10*time.Second {
-		bad("calls.echo_delay", "%v is not between 0 and 10s", c.Calls.EchoDelay)
+	if c.Calls.EchoDelay <= 0 || c.Calls.EchoDelay > 10*time.Second {
+		bad("calls.echo_delay", "%v is not between 1ms and 10s (1ms for no delay)", c.Calls.EchoDelay)
 	}
 	if u := c.LiveKit.ServiceURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		bad("livekit.service_url", "%q is not an http(s) URL", u)

@@ -18,6 +18,7 @@ func TestCheckConfigSeatBounds(t *testing.T) {
 		{"calls: {max_seats_per_room: 0, max_seats: -3}", []string{
 			"calls.max_seats_per_room: must be at least 1, got 0", "calls.max_seats: must be at least 1, got -3"}},
 		{"calls: {max_seats_per_room: many}", []string{"calls.max_seats_per_room:"}},
+		{"calls: {echo_delay: 0s}", []string{"calls.echo_delay: 0s is not between 1ms and 10s"}},
 		{`calls: {features: [echo, karaoke], room_features: {"not-a-room": echo, "!r:x": "echo,nope"}, echo_delay: 1m}
 livekit: {service_url: "wss://sfu.example.org"}`, []string{
 			`calls.features: "karaoke" is not a feature (known: echo, record)`, `calls.room_features: "not-a-room" is not a room id`,

@@ -90,7 +90,9 @@ func (st *state) note(c membership.Change) {
 
 // decide makes every decision again from the live members, the policy,
 // the engines and the bounds, and tells the seat writer and the engines.
-func (s *Supervisor) decide(st *state) {
+// It reports whether a call waits for our membership to be written before
+// its engine may take it.
+func (s *Supervisor) decide(st *state) bool {
 	now := s.cfg.Clock.Now()
 	others := make([]membership.Member, 0, len(st.live))
 	for _, m := range st.live {
@@ -144,8 +146,9 @@ func (s *Supervisor) decide(st *state) {
 		calls[k.Call] = focusOf[k.Call]
 	}
 	s.seats.Hold(specs)
-	s.steer(st, calls)
+	waiting := s.steer(st, calls)
 	s.record(st, next, refused, now)
+	return waiting
 }
 
 // pick chooses the engine for call: the one carrying it already while it
@@ -170,21 +173,47 @@ func (s *Supervisor) pick(st *state, call membership.CallKey, focus membership.F
 }
 
 // steer tells the engines the calls to carry now: new ones and focus
-// changes are carried, the rest released.
-func (s *Supervisor) steer(st *state, calls map[membership.CallKey]carriage) {
+// changes are carried, the rest released. An engine takes a call only once
+// our membership there is written (members see who we are before we show
+// up in the media); it reports whether a call is still waiting for that.
+func (s *Supervisor) steer(st *state, calls map[membership.CallKey]carriage) (waiting bool) {
 	for call, c := range st.carried {
 		if n, ok := calls[call]; !ok || n.engine != c.engine {
 			c.engine.Release(call)
 			delete(st.carried, call)
 		}
 	}
+	var written map[membership.CallKey]bool
 	for call, n := range calls {
-		if c, ok := st.carried[call]; ok && c.focus == n.focus {
+		c, carried := st.carried[call]
+		if carried && c.focus == n.focus {
 			continue
+		}
+		if !carried {
+			if written == nil {
+				written = s.writtenCalls()
+			}
+			if !written[call] {
+				waiting = true
+				continue
+			}
 		}
 		n.engine.Carry(call, n.focus)
 		st.carried[call] = n
 	}
+	return waiting
+}
+
+// writtenCalls are the calls where the seat writer has written a
+// membership of ours.
+func (s *Supervisor) writtenCalls() map[membership.CallKey]bool {
+	out := map[membership.CallKey]bool{}
+	for _, seat := range s.seats.Seats() {
+		if seat.State == "joined" {
+			out[membership.CallKey{Room: id.RoomID(seat.Room), Application: seat.Application, CallID: seat.CallID, Scope: seat.Scope}] = true
+		}
+	}
+	return out
 }
 
 // record keeps the decisions (a decision's Since is when its state last

@@ -48,6 +48,8 @@ type fakeSeats struct {
 	held  map[membership.SeatKey]membership.SeatSpec
 	holds int
 	told  chan struct{} // 1-buffered
+	// unwritten: the writer has not written our memberships yet.
+	unwritten bool
 }
 
 func newFakeSeats() *fakeSeats { return &fakeSeats{told: make(chan struct{}, 1)} }
@@ -70,6 +72,9 @@ func (f *fakeSeats) Seats() []membership.SeatStatus {
 	for k := range f.held {
 		st := membership.NewSeatStatus(k)
 		st.State = "joined"
+		if f.unwritten {
+			st.State = "starting"
+		}
 		out = append(out, st)
 	}
 	return out

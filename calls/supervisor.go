@@ -116,8 +116,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return ignoreEnd(err)
 	}
 	defer s.releaseAll(st)
-	s.decide(st)
-	timer := s.cfg.Clock.NewTimer(s.cfg.Recheck)
+	timer := s.cfg.Clock.NewTimer(s.next(s.decide(st)))
 	defer timer.Stop()
 	for {
 		select {
@@ -139,9 +138,17 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			continue
 		case <-timer.C():
 		}
-		s.decide(st)
-		timer.Reset(s.cfg.Recheck)
+		timer.Reset(s.next(s.decide(st)))
 	}
+}
+
+// next is when to decide again: soon while a call waits for our
+// membership to be written, else at the recheck.
+func (s *Supervisor) next(waiting bool) time.Duration {
+	if waiting {
+		return reconcileDelay
+	}
+	return s.cfg.Recheck
 }
 
 // releaseAll ends what Run started: engines release their calls, the

@@ -201,3 +201,22 @@ func TestSupervisorRun(t *testing.T) {
 	}
 	_ = s.Close() // idempotent
 }
+
+// TestSupervisorCarriesAfterMembership: an engine takes a call only once
+// our membership there is written; until then the supervisor decides again
+// soon.
+func TestSupervisorCarriesAfterMembership(t *testing.T) {
+	lk := newFakeEngine("livekit", "livekit")
+	s, st, seats, clock := testSupervisor(Config{}, lk)
+	seats.unwritten = true
+	st.set(famedly(roomA, "@alice:x", "", "a", clock.now))
+	if waiting := s.decide(st); !waiting || len(lk.told()) != 0 || len(seats.current()) != 1 {
+		t.Fatalf("before our membership is written: waiting %v, engine told %v, seats %v", waiting, lk.told(), seats.current())
+	}
+	seats.mu.Lock()
+	seats.unwritten = false
+	seats.mu.Unlock()
+	if waiting := s.decide(st); waiting || !slices.Equal(lk.told(), []string{"carry " + string(roomA) + " a"}) {
+		t.Fatalf("after: waiting %v, engine told %v", waiting, lk.told())
+	}
+}

@@ -59,8 +59,8 @@ const recordPacket = 20 * time.Millisecond
 // LiveKit. Two test participants, each with its own Matrix device whose
 // membership and Olm-sent key reach the bot, publish real Opus tones (440 and
 // 1000 Hz) encrypted with their own keys, at 20 ms pacing; bob leaves
-// LiveKit midway and comes back. After the call ends, the recording is
-// finished in the admin view with 3 segments (bob's return is a new one);
+// LiveKit midway and comes back. The admin view lists the recording as
+// active during the call; after the call ends, it is finished there with 3 segments (bob's return is a new one);
 // each file decodes (opusdec) to its sender's tone, lasts what its sender's
 // presence lasted as the test saw it (from the first packet the recording
 // holds to the last sent, within 100 ms) and the manifest's offsets place
@@ -100,6 +100,11 @@ func TestRecordTwoParticipants(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.leave(rb)
+	// While the call goes on, the admin view lists the recording as active.
+	if v := adminGet[recordingsWire](t, addr, "/admin/v1/recordings"); len(v.Recordings) != 1 || !v.Recordings[0].Active ||
+		v.Recordings[0].Manifest == nil || v.Recordings[0].Manifest.Ended != nil {
+		t.Fatalf("recordings during the call: %+v", v)
+	}
 	time.Sleep(time.Second)
 	rb = b.connect(t, env, addr, room)
 	if err := b.send(ctx, 4*time.Second); err != nil {

@@ -2,13 +2,8 @@ package livekit_test
 
 import (
 	"bytes"
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -17,56 +12,9 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/switchboard-rtc/switchboard/internal/testenv/peercrypto"
 )
-
-// The test participant's frame crypto, written from frame-e2ee.md (not our
-// e2ee/frame): AES-128-GCM with an HKDF-derived key, the Opus TOC byte in
-// the clear, trailer IV ‖ 12 ‖ key index.
-
-func peerKey(t testing.TB, material []byte) cipher.AEAD {
-	t.Helper()
-	key, err := hkdf.Key(sha256.New, material, []byte("LKFrameEncryptionKey"), string(make([]byte, 128)), 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aead
-}
-
-func peerSeal(aead cipher.AEAD, kid byte, plain []byte) []byte {
-	iv := make([]byte, 12)
-	_, _ = rand.Read(iv)
-	out := append([]byte(nil), plain[:1]...)
-	out = aead.Seal(out, iv, plain[1:], plain[:1])
-	return append(append(out, iv...), 12, kid)
-}
-
-var errPeerFrame = errors.New("bad frame")
-
-func peerOpen(keys map[byte]cipher.AEAD, f []byte) ([]byte, byte, error) {
-	if len(f) < 1+16+14 || f[len(f)-2] != 12 {
-		return nil, 0, errPeerFrame
-	}
-	kid := f[len(f)-1]
-	aead := keys[kid]
-	if aead == nil {
-		return nil, kid, errPeerFrame
-	}
-	tail := f[1 : len(f)-2]
-	iv, ct := tail[len(tail)-12:], tail[:len(tail)-12]
-	body, err := aead.Open(nil, iv, ct, f[:1])
-	if err != nil {
-		return nil, kid, err
-	}
-	return append(append([]byte(nil), f[0]), body...), kid, nil
-}
 
 // peerFrame is a test peer's synthetic Opus-shaped frame n: TOC 0xf8 (CELT
 // FB 20 ms, one frame), the peer's tag, the counter, and filler.
@@ -139,7 +87,7 @@ func (p *peer) read(tr *webrtc.TrackRemote) {
 			continue // the server's blank frame, as any receiver skips it
 		}
 		p.mu.Lock()
-		plain, kid, err := peerOpen(p.ourKeys, pkt.Payload)
+		plain, kid, err := peercrypto.Open(p.ourKeys, pkt.Payload)
 		if err != nil {
 			p.bad++
 			p.mu.Unlock()
@@ -166,7 +114,7 @@ func (p *peer) read(tr *webrtc.TrackRemote) {
 // setSendKey makes material the key at kid and, if use, the one frames are
 // encrypted with from now on.
 func (p *peer) setSendKey(kid byte, material []byte, use bool) {
-	aead := peerKey(p.t, material)
+	aead := peercrypto.Key(p.t, material)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sendKeys[kid] = aead
@@ -176,7 +124,7 @@ func (p *peer) setSendKey(kid byte, material []byte, use bool) {
 }
 
 func (p *peer) addOurKey(kid byte, material []byte) {
-	aead := peerKey(p.t, material)
+	aead := peercrypto.Key(p.t, material)
 	p.mu.Lock()
 	p.ourKeys[kid] = aead
 	p.mu.Unlock()
@@ -202,7 +150,7 @@ func (p *peer) publish(stop <-chan struct{}, done *sync.WaitGroup) {
 			case <-tick.C:
 			}
 			p.mu.Lock()
-			f := peerSeal(p.sendKeys[p.sendKID], p.sendKID, peerFrame(p.tag, p.sent))
+			f := peercrypto.Seal(p.sendKeys[p.sendKID], p.sendKID, peerFrame(p.tag, p.sent))
 			p.sent++
 			p.mu.Unlock()
 			_ = track.WriteSample(pionmedia.Sample{Data: f, Duration: 20 * time.Millisecond}, nil)

@@ -15,6 +15,7 @@ import (
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
+	"github.com/switchboard-rtc/switchboard/internal/testenv/peercrypto"
 	"github.com/switchboard-rtc/switchboard/media"
 )
 
@@ -87,7 +88,7 @@ func echoVP8(t *testing.T, features ...media.Factory) {
 	ep := r.peerParticipant("vid")
 	material := randomKey(t, 16)
 	must(t, r.store.Set(ep, 0, material, time.Now()))
-	sendKey, ourKey := peerKey(t, material), peerKey(t, r.botKey)
+	sendKey, ourKey := peercrypto.Key(t, material), peercrypto.Key(t, r.botKey)
 
 	got := make(chan uint32, 1024)
 	var mu sync.Mutex

@@ -2,11 +2,7 @@ package echo
 
 import (
 	"bytes"
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"strings"
 	"sync"
@@ -17,48 +13,9 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/switchboard-rtc/switchboard/internal/testenv/peercrypto"
 )
-
-// The participant's frame crypto, written from frame-e2ee.md (not our
-// e2ee/frame): AES-128-GCM under an HKDF-SHA256 key (salt
-// "LKFrameEncryptionKey", info 128 zero bytes), the Opus TOC byte in the
-// clear as additional data, trailer IV ‖ 12 ‖ key index.
-
-func frameKey(b testing.TB, material []byte) cipher.AEAD {
-	key, err := hkdf.Key(sha256.New, material, []byte("LKFrameEncryptionKey"), string(make([]byte, 128)), 16)
-	if err != nil {
-		b.Fatal(err)
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return aead
-}
-
-func seal(aead cipher.AEAD, kid byte, plain []byte) []byte {
-	iv := make([]byte, 12)
-	_, _ = rand.Read(iv)
-	out := aead.Seal(append([]byte(nil), plain[0]), iv, plain[1:], plain[:1])
-	return append(append(out, iv...), 12, kid)
-}
-
-// open decrypts a frame with the key at its index; nil if it does not.
-func open(keys map[byte]cipher.AEAD, f []byte) []byte {
-	if len(f) < 1+16+14 || f[len(f)-2] != 12 || keys[f[len(f)-1]] == nil {
-		return nil
-	}
-	body, iv := f[1:len(f)-14], f[len(f)-14:len(f)-2]
-	plain, err := keys[f[len(f)-1]].Open(append([]byte(nil), f[0]), iv, body, f[:1])
-	if err != nil {
-		return nil
-	}
-	return plain
-}
 
 // frameSize is an Opus-shaped frame: TOC 0xf8 (CELT FB 20 ms), a 0xec
 // marker, the counter, filler; about what a voice frame weighs.
@@ -103,7 +60,7 @@ type participant struct {
 const maxPending = 512
 
 func connect(b testing.TB, url, token, botUser string, material []byte) *participant {
-	p := &participant{botUser: botUser, material: material, own: frameKey(b, material), stop: make(chan struct{}), botKeys: map[byte]cipher.AEAD{}}
+	p := &participant{botUser: botUser, material: material, own: peercrypto.Key(b, material), stop: make(chan struct{}), botKeys: map[byte]cipher.AEAD{}}
 	cb := &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
 		OnTrackSubscribed: func(tr *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 			if strings.HasPrefix(rp.Identity(), p.botUser+":") {
@@ -138,7 +95,7 @@ func (p *participant) send(track *lksdk.LocalSampleTrack) {
 		case <-tick.C:
 		}
 		p.mu.Lock()
-		f := seal(p.own, 0, marked(uint32(len(p.sentAt))))
+		f := peercrypto.Seal(p.own, 0, marked(uint32(len(p.sentAt))))
 		p.sentAt = append(p.sentAt, time.Now())
 		p.mu.Unlock()
 		_ = track.WriteSample(pionmedia.Sample{Data: f, Duration: 20 * time.Millisecond}, nil)
@@ -169,7 +126,7 @@ func (p *participant) take(a arrival) {
 		}
 		return
 	}
-	plain := open(p.botKeys, a.payload)
+	plain, _, _ := peercrypto.Open(p.botKeys, a.payload)
 	if len(plain) != frameSize || plain[1] != 0xec {
 		p.failed++
 		return
@@ -189,7 +146,7 @@ func (p *participant) take(a arrival) {
 
 // setBotKey adds the bot's key and decrypts what came before it.
 func (p *participant) setBotKey(b testing.TB, index int, material []byte) {
-	aead := frameKey(b, material)
+	aead := peercrypto.Key(b, material)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.botKeys[byte(index)] = aead

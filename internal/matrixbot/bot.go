@@ -60,7 +60,8 @@ type Bot struct {
 	loggedIn chan struct{}
 	started  atomic.Bool
 
-	rooms *roomStates // encrypted rooms (see crypto_state.go)
+	rooms  *roomStates  // encrypted rooms (see crypto_state.go)
+	shares megolmShares // whom our outbound Megolm sessions went to (notice_megolm.go)
 
 	mu     sync.Mutex
 	cli    *mautrix.Client // current logged-in client; replaced on re-login

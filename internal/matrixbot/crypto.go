@@ -77,8 +77,8 @@ func (b *Bot) openOlm(ctx context.Context, login *mautrix.Client) (*olmDevice, e
 		}
 	}
 	mach := crypto.NewOlmMachine(cli, &zl, store, b.rooms)
-	// Key rotation on device changes concerns outbound Megolm sessions,
-	// which the bot never makes.
+	// The outbound Megolm sessions of notices are renewed on any change
+	// of recipients by notice_megolm.go itself.
 	mach.DisableDeviceChangeKeyRotation = true
 	if err := mach.Load(ctx); err != nil {
 		return nil, fmt.Errorf("matrixbot: load Olm account: %w", err)

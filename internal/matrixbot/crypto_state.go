@@ -51,8 +51,8 @@ func pickleKey(ctx context.Context, d *db) ([]byte, error) {
 
 // roomStates is the crypto.StateStore the Olm machine gets, and the answer
 // to Bot.RoomEncrypted. The sync goroutine writes it; any goroutine reads.
-// The bot never sends Megolm, so membership and history visibility (used
-// only for Megolm key sharing) are not tracked.
+// Membership and history visibility are not tracked: notices (the only
+// Megolm the bot sends) ask the homeserver for the joined members.
 type roomStates struct {
 	db *sql.DB
 

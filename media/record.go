@@ -55,6 +55,11 @@ type RecordConfig struct {
 	// called from the goroutine that ended the recording (Start's, a
 	// writer's or Close's) and must neither block nor call the feature.
 	OnStop func(reason error)
+	// OnStart, if set, is called from Start once the recording's folder
+	// and manifest are written, before any OnStop (a recording that
+	// cannot begin gets only OnStop). It must neither block nor call the
+	// feature.
+	OnStart func()
 	// Clock is the time source; nil means SystemClock.
 	Clock Clock
 }
@@ -136,6 +141,9 @@ func (f recordFactory) Start(call Call, logger *slog.Logger) (Feature, error) {
 		r.fail(err)
 	} else {
 		logger.Info("record: recording started", "dir", dir)
+		if f.cfg.OnStart != nil {
+			f.cfg.OnStart()
+		}
 	}
 	return r, nil
 }

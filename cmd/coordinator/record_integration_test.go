@@ -64,7 +64,8 @@ const recordPacket = 20 * time.Millisecond
 // each file decodes (opusdec) to its sender's tone, lasts what its sender's
 // presence lasted as the test saw it (from the first packet the recording
 // holds to the last sent, within 100 ms) and the manifest's offsets place
-// the segments as the test's clock did (within 40 ms).
+// the segments as the test's clock did (within 40 ms). The room saw the
+// start and stop notices, Megolm-encrypted, which alice's device decrypts.
 func TestRecordTwoParticipants(t *testing.T) {
 	env := testenv.Require(t)
 	for _, tool := range []string{"sox", "opusenc", "opusdec"} {
@@ -132,6 +133,17 @@ func TestRecordTwoParticipants(t *testing.T) {
 	rec := view.Recordings[0]
 	if rec.Error != "" || rec.Manifest == nil || rec.Manifest.Ended == nil || rec.Manifest.Room != room.String() {
 		t.Fatalf("recording %+v", rec)
+	}
+	// The room was told, encrypted: alice's device reads both notices.
+	started := ac.FindRoomEvent(t, time.Minute, room, testenv.IsNotice(bot, startedText))
+	stopped := ac.FindRoomEvent(t, time.Minute, room, testenv.IsNotice(bot, stoppedText))
+	for _, re := range []testenv.RoomEvent{started, stopped} {
+		if !re.Encrypted || re.Evt.Content.Raw["m.mentions"] == nil {
+			t.Errorf("notice %q: encrypted %v, content %v", re.Evt.Content.AsMessage().Body, re.Encrypted, re.Evt.Content.Raw)
+		}
+	}
+	if started.Evt.Timestamp > stopped.Evt.Timestamp {
+		t.Errorf("the stop notice (%d) came before the start notice (%d)", stopped.Evt.Timestamp, started.Evt.Timestamp)
 	}
 	m := rec.Manifest
 	if len(m.Segments) != 3 {

@@ -86,7 +86,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 	runs = append(runs, sfu.Run)
 	if bp != nil {
 		// The one place that decides which calls we take part in.
-		eng, err := newLiveKitEngine(cfg, logger, bp, sfu, func(ctx context.Context, room string) error {
+		notes := newRoomNotifier(logger.With("component", "notices"), bp.bot)
+		runs = append(runs, notes.Run)
+		eng, err := newLiveKitEngine(cfg, logger, bp, sfu, notes, func(ctx context.Context, room string) error {
 			return ensureRoom(ctx, room)
 		})
 		if err != nil {

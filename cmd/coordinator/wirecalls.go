@@ -57,8 +57,9 @@ var _ membership.BotRooms = roomFacts{}
 // features. Its tokens are minted here for calls on our own service URL and
 // fetched from any other focus as a client does, through the same SSRF
 // rules as the OpenID checks (a focus any room member may name).
-// ensureRoom makes a LiveKit room exist (the JWT service's, bound late).
-func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhealth.Monitor,
+// ensureRoom makes a LiveKit room exist (the JWT service's, bound late);
+// notes sends the recordings' notices to their rooms.
+func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhealth.Monitor, notes *roomNotifier,
 	ensureRoom func(ctx context.Context, room string) error) (*lklive.Engine, error) {
 	self := bp.bot.Self
 	mint, err := lktoken.New(cfg.LiveKit.Key, cfg.LiveKit.Secret, cfg.LiveKit.TokenTTL)
@@ -94,14 +95,14 @@ func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhe
 		}
 	}
 	return lklive.New(lklive.EngineConfig{Self: self}, logger.With("component", "livekit"), tokens, bp.keys,
-		callFeatures(cfg, logger.With("component", "record")), engineHealth(sfu)), nil
+		callFeatures(cfg, recordNotices{logger.With("component", "record"), notes.Notify}), engineHealth(sfu)), nil
 }
 
 // callFeatures turns calls.features and calls.room_features (validated
 // already) into each call's media features. record is made per call (its
-// folder and manifest name the call); its early stop is logged, and the
-// call goes on unrecorded.
-func callFeatures(cfg *Config, logger *slog.Logger) func(membership.CallKey) []media.Factory {
+// folder and manifest name the call); its start and stop are told to the
+// room (notes), its early stop logged, and the call goes on unrecorded.
+func callFeatures(cfg *Config, notes recordNotices) func(membership.CallKey) []media.Factory {
 	echoCfg := media.DefaultEchoConfig()
 	echoCfg.Delay = cfg.Calls.EchoDelay
 	echo := media.NewEcho(echoCfg)
@@ -113,7 +114,7 @@ func callFeatures(cfg *Config, logger *slog.Logger) func(membership.CallKey) []m
 				out = append(out, echo)
 			case "record":
 				out = append(out, media.NewRecorder(media.RecordConfig{Dir: cfg.Calls.RecordDir,
-					Room: call.Room.String(), Call: call.CallID, OnStop: recordStopLogger(logger, call)}))
+					Room: call.Room.String(), Call: call.CallID, OnStart: notes.onStart(call), OnStop: notes.onStop(call)}))
 			}
 		}
 		return out
@@ -127,18 +128,6 @@ func callFeatures(cfg *Config, logger *slog.Logger) func(membership.CallKey) []m
 			return build(call, names)
 		}
 		return build(call, cfg.Calls.Features)
-	}
-}
-
-// recordStopLogger is a recording's OnStop: it says why the recording of
-// call ended (nil: the call ended or we left it).
-func recordStopLogger(logger *slog.Logger, call membership.CallKey) func(error) {
-	return func(reason error) {
-		if reason != nil {
-			logger.Error("recording stopped early; the call goes on unrecorded", "room", call.Room, "call", call.CallID, "err", reason)
-			return
-		}
-		logger.Info("recording ended", "room", call.Room, "call", call.CallID)
 	}
 }
 

@@ -17,7 +17,7 @@ func TestCallFeaturesRecordOnlyWhereAsked(t *testing.T) {
 	cfg.Calls.Features = []string{"echo"}
 	cfg.Calls.RoomFeatures = map[string]string{"!rec:x": "record", "!both:x": "echo, record", "!none:x": ""}
 	cfg.Calls.RecordDir = t.TempDir()
-	features := callFeatures(&cfg, slog.New(slog.DiscardHandler))
+	features := callFeatures(&cfg, recordNotices{logger: slog.New(slog.DiscardHandler)})
 	for room, want := range map[string][]string{
 		"!other:x": {"echo"}, "!rec:x": {"record"}, "!both:x": {"echo", "record"}, "!none:x": nil,
 	} {

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"syscall"
 	"testing"
 
+	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
+	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
 	"github.com/switchboard-rtc/switchboard/media"
 )
 
@@ -24,5 +30,40 @@ func TestRecordStopNotice(t *testing.T) {
 		if got != want || strings.Contains(got, "/srv") {
 			t.Errorf("%v: %q, want %q", reason, got, want)
 		}
+	}
+}
+
+// sentNotices is a noticeSender that hands each notice to the test.
+type sentNotices chan matrixbot.Notice
+
+func (s sentNotices) SendNotice(_ context.Context, _ id.RoomID, n matrixbot.Notice) error {
+	s <- n
+	return nil
+}
+
+// TestRoomNotifier: Notify never blocks (beyond the queue's bound a notice
+// is dropped), Run sends the queued notices in order and returns when its
+// context ends.
+func TestRoomNotifier(t *testing.T) {
+	leakcheck.Check(t)
+	sent := make(sentNotices)
+	rn := newRoomNotifier(slog.New(slog.DiscardHandler), sent)
+	for i := range noticeQueue + 5 {
+		rn.Notify("!r:x", matrixbot.Notice{Body: fmt.Sprint(i)})
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- rn.Run(ctx) }()
+	for i := range noticeQueue {
+		if n := <-sent; n.Body != fmt.Sprint(i) {
+			t.Fatalf("notice %d: %q", i, n.Body)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(rn.queue) != 0 {
+		t.Fatalf("%d notices left: the dropped ones were queued", len(rn.queue))
 	}
 }

@@ -86,6 +86,23 @@ func TestBrowserHearsGoEcho(t *testing.T) {
 	tr, _ := heard.Track(goID, "")
 	t.Logf("page hears the echo: %+v; Go echoed %d frames, %d undecryptable", tr, echo.ok.Load(), echo.bad.Load())
 
+	// Onsets: switched to 440 Hz, the page sees 440 Hz start on its own
+	// tone and on the echo; 660 Hz, dominant at the switch, is no onset.
+	sw, err := page.SwitchTone(ctx, 440)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{webID, goID} {
+		o, err := page.Onset(ctx, who, 440, 30*time.Second)
+		if err != nil {
+			t.Fatalf("onset on %s's track: %v", who, err)
+		}
+		t.Logf("440 Hz onset on %s's track %.1f ms after the switch: %+v (switch %+v)", who, o.LatencyMS, o, sw)
+	}
+	if o, err := page.Onset(ctx, goID, 660, time.Second); !errors.Is(err, ErrPage) {
+		t.Fatalf("an onset of the tone that was already playing: %+v, %v", o, err)
+	}
+
 	// The harness sees failures too: a wrong key for the Go track.
 	if err := page.SetKey(ctx, goID, goIdx, randomBytes(t, 16)); err != nil {
 		t.Fatal(err)

@@ -168,3 +168,49 @@ func (p *Page) lastReport() string {
 	defer p.mu.Unlock()
 	return p.last
 }
+
+// ToneSwitch is what the page says of a tone switch: when it happened and
+// how finely onsets are measured. A remote track's onset is logged by a
+// second AnalyserNode per track (fftSize 1024: a 21.3 ms window at 48 kHz,
+// bins 46.9 Hz wide), polled every PollMS (4 ms, more when the page is
+// busy); the onset is the first poll whose loudest bin is within a bin of
+// the new frequency. A new tone dominates the window about half a window
+// after it arrives, so an onset includes ~11 ms of analysis; the page's own
+// tone, watched the same way, shows that part (Onset with its identity).
+type ToneSwitch struct {
+	AtMS     float64 `json:"at"` // performance.now() at the switch
+	BinHz    float64 `json:"binHz"`
+	WindowMS float64 `json:"windowMs"`
+	PollMS   float64 `json:"pollMs"`
+}
+
+// Onset is the first poll after a switch in which its frequency dominated
+// a track.
+type Onset struct {
+	LatencyMS float64 `json:"latencyMs"` // from the switch to that poll
+	// PollGapMS is how long before that poll the previous one ran: the
+	// onset happened within (LatencyMS-PollGapMS, LatencyMS].
+	PollGapMS float64 `json:"pollGapMs"`
+	Hz        float64 `json:"hz"` // the dominant bin's frequency
+	LevelDB   float64 `json:"levelDb"`
+	// MarginDB is how far that bin stands above the loudest bin outside
+	// its lobe (more than 3 bins away).
+	MarginDB float64 `json:"marginDb"`
+}
+
+// SwitchTone sets the page's published tone (JoinOptions.ToneHz) to hz
+// now; the first call also starts the onset polling.
+func (p *Page) SwitchTone(ctx context.Context, hz int) (ToneSwitch, error) {
+	var s ToneSwitch
+	err := p.run(ctx, "toneSwitch", map[string]any{"hz": hz}, &s)
+	return s, err
+}
+
+// Onset waits up to timeout for hz to dominate participant's audio track
+// (the page's own identity: its local tone) after the last SwitchTone. It
+// fails if hz already dominated that track at the switch, or never does.
+func (p *Page) Onset(ctx context.Context, participant string, hz int, timeout time.Duration) (Onset, error) {
+	var o Onset
+	err := p.run(ctx, "onset", map[string]any{"participant": participant, "hz": hz, "timeoutMs": timeout.Milliseconds()}, &o)
+	return o, err
+}

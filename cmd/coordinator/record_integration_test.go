@@ -303,9 +303,11 @@ func (p *recPeer) connect(t *testing.T, env *testenv.Env, addr string, room id.R
 	return r
 }
 
-// send sends the next packets at 20 ms pacing, on an absolute schedule (a
-// late wake-up catches up, so the RTP clock and the wall clock agree),
-// until the bot has been subscribed for d. It records when each went.
+// send sends the next packets at 20 ms pacing, on an absolute schedule,
+// until the bot has been subscribed for d. It records when each went. Its
+// RTP clock follows the wall clock, as a real client's capture clock does:
+// when the sender falls behind (a loaded machine), the next packet's
+// timestamp jumps ahead by the lag, a gap the recording must keep.
 func (p *recPeer) send(ctx context.Context, d time.Duration) error {
 	p.mu.Lock()
 	start := 0
@@ -316,6 +318,7 @@ func (p *recPeer) send(ctx context.Context, d time.Duration) error {
 	cur := len(p.stints) - 1
 	p.mu.Unlock()
 	t0 := time.Now()
+	var pos time.Duration // this packet's media time since t0
 	var until time.Time
 	for i := start; ; i++ {
 		if until.IsZero() {
@@ -343,7 +346,11 @@ func (p *recPeer) send(ctx context.Context, d time.Duration) error {
 		p.sentAt[i] = time.Now()
 		p.stints[cur].end = i + 1
 		p.mu.Unlock()
-		if err := p.track.WriteSample(pionmedia.Sample{Data: enc, Duration: recordPacket}, nil); err != nil {
+		// The sample's duration places the next packet: where the wall
+		// clock will be then, in whole packets, never less than one.
+		dur := max(recordPacket, (time.Since(t0) + recordPacket - pos).Round(recordPacket))
+		pos += dur
+		if err := p.track.WriteSample(pionmedia.Sample{Data: enc, Duration: dur}, nil); err != nil {
 			return fmt.Errorf("%s: packet %d: %w", p.identity, i, err)
 		}
 	}

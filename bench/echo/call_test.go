@@ -46,6 +46,22 @@ type call struct {
 // in its LiveKit room (token from the coordinator's /sfu/get), publishing,
 // before anyone is a member of the call.
 func (c *caller) open(b *testing.B) *call {
+	room := c.newRoom(b)
+	url, jwt := c.sfuGet(b, room)
+	material := make([]byte, 16)
+	rand.Read(material)
+	cl := &call{room: room, stateKey: c.stateKey()}
+	cl.p = connect(b, url, jwt, c.co.bot.String(), material)
+	return cl
+}
+
+// stateKey is the caller's MatrixRTC membership state key.
+func (c *caller) stateKey() string {
+	return "_" + c.dev.User.ID.String() + "_" + string(c.dev.DeviceID()) + "_m.call"
+}
+
+// newRoom makes an encrypted room with the bot joined.
+func (c *caller) newRoom(b *testing.B) id.RoomID {
 	u := c.dev.User
 	room := c.env.CreateEncryptedRoom(b, c.dev)
 	if _, err := u.Client.InviteUser(b.Context(), room, &mautrix.ReqInviteUser{UserID: c.co.bot}); err != nil {
@@ -59,27 +75,29 @@ func (c *caller) open(b *testing.B) *call {
 		_, in := m.Joined[c.co.bot]
 		return in
 	})
-	url, jwt := c.sfuGet(b, room)
-	material := make([]byte, 16)
-	rand.Read(material)
-	cl := &call{room: room, stateKey: "_" + u.ID.String() + "_" + string(c.dev.DeviceID()) + "_m.call"}
-	cl.p = connect(b, url, jwt, c.co.bot.String(), material)
-	return cl
+	return room
 }
 
 // join posts the caller's MatrixRTC membership (the event that makes the
 // supervisor join), then, as the tests do, waits for the bot's key over
 // Olm, hands it to the participant and sends the bot the participant's key.
 func (c *caller) join(b *testing.B, cl *call) {
+	cl.joinStart = time.Now()
+	c.member(b, cl.room, cl.stateKey, cl.p.material, func(_ id.DeviceID, idx int, key []byte) { cl.p.setBotKey(b, idx, key) })
+}
+
+// member posts the caller's membership in room's call, waits for the
+// bot's key over Olm, hands it to gotBotKey (with the bot's device) and
+// sends the bot ours (material, index 0).
+func (c *caller) member(b *testing.B, room id.RoomID, stateKey string, material []byte, gotBotKey func(id.DeviceID, int, []byte)) {
 	session := map[string]any{"application": "m.call", "call_id": "", "scope": "m.room", "device_id": c.dev.DeviceID(),
 		"focus_active":   map[string]any{"type": "livekit", "focus_selection": "oldest_membership"},
 		"foci_preferred": []any{map[string]any{"type": "livekit", "livekit_service_url": c.env.ServiceURL}}}
-	cl.joinStart = time.Now()
-	if _, err := c.dev.Client.SendStateEvent(b.Context(), cl.room, testenv.MatrixRTCCallMember, cl.stateKey, session); err != nil {
+	if _, err := c.dev.Client.SendStateEvent(b.Context(), room, testenv.MatrixRTCCallMember, stateKey, session); err != nil {
 		b.Fatal(err)
 	}
 	td := c.dev.Receive(b, 30*time.Second, func(td testenv.ToDevice) bool {
-		return td.Type.Type == keysType && td.Sender == c.co.bot && td.Content["room_id"] == string(cl.room)
+		return td.Type.Type == keysType && td.Sender == c.co.bot && td.Content["room_id"] == string(room)
 	})
 	if !td.Encrypted || td.SenderDevice == "" {
 		b.Fatalf("the bot's key came unencrypted or from an unknown device: %+v", td)
@@ -91,10 +109,10 @@ func (c *caller) join(b *testing.B, cl *call) {
 	if err != nil || len(botKey) != 16 {
 		b.Fatalf("the bot's key %v: %v", k, err)
 	}
-	cl.p.setBotKey(b, int(idx), botKey)
+	gotBotKey(td.SenderDevice, int(idx), botKey)
 	dev := c.dev.DeviceID()
-	content := map[string]any{"keys": map[string]any{"index": 0, "key": base64.StdEncoding.EncodeToString(cl.p.material)},
-		"member": map[string]any{"id": c.dev.User.ID.String() + ":" + string(dev), "claimed_device_id": dev}, "room_id": cl.room,
+	content := map[string]any{"keys": map[string]any{"index": 0, "key": base64.StdEncoding.EncodeToString(material)},
+		"member": map[string]any{"id": c.dev.User.ID.String() + ":" + string(dev), "claimed_device_id": dev}, "room_id": room,
 		"session": map[string]any{"application": "m.call", "call_id": "", "scope": "m.room"}, "sent_ts": time.Now().UnixMilli()}
 	to := map[id.UserID][]id.DeviceID{c.co.bot: {td.SenderDevice}}
 	if err := c.dev.SendEncrypted(b.Context(), event.Type{Type: keysType, Class: event.ToDeviceEventType}, to, content); err != nil {

@@ -4,7 +4,8 @@
 // SWITCHBOARD_CALLS_FEATURES=echo, the echo delay from SWB_ECHO_DELAY,
 // default 100ms, minting its own tokens). The other side is a participant
 // written with server-sdk-go and its own frame crypto (frame-e2ee.md),
-// keyed over Olm by a test Matrix device as Element Call would be.
+// keyed over Olm by a test Matrix device as Element Call would be;
+// BenchmarkPageEchoRoundTrip puts a real Chromium page there instead.
 // SWB_ECHO_COORDINATOR names a coordinator binary to run instead of
 // building the working tree's. It has only benchmarks, so go test (and
 // make test) never runs it:
@@ -12,6 +13,7 @@
 //	scripts/testenv up
 //	go test -v -tags goolm -run '^$' -bench JoinToEcho -benchtime 20x -timeout 30m ./bench/echo
 //	SWB_ECHO_CALLS=1,5,10,20 go test -v -tags goolm -run '^$' -bench EchoLoad -benchtime 1x -timeout 30m ./bench/echo
+//	go test -v -tags goolm -run '^$' -bench PageEchoRoundTrip -benchtime 30x -timeout 30m ./bench/echo
 package echo
 
 import (

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -144,12 +145,29 @@ func (r *recorder) writeManifest() error {
 	return os.Rename(tmp, path)
 }
 
+// MaxManifestBytes bounds what ReadManifest reads (a recording of hours
+// with thousands of segments stays far below it).
+const MaxManifestBytes = 16 << 20
+
+// ErrManifestTooLarge: a manifest.json above MaxManifestBytes.
+var ErrManifestTooLarge = errors.New("record: manifest larger than the bound")
+
 // ReadManifest reads a recording's manifest from its folder.
 func ReadManifest(dir string) (RecordingManifest, error) {
 	var m RecordingManifest
-	data, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	f, err := os.Open(filepath.Join(dir, ManifestName))
 	if err != nil {
 		return m, err
+	}
+	defer f.Close()
+	// A manifest is ours, but the folder is on disk where anything can be
+	// put: read at most a bound, not whatever is there.
+	data, err := io.ReadAll(io.LimitReader(f, MaxManifestBytes+1))
+	if err != nil {
+		return m, fmt.Errorf("record: manifest in %s: %w", dir, err)
+	}
+	if len(data) > MaxManifestBytes {
+		return m, fmt.Errorf("record: manifest in %s: %w", dir, ErrManifestTooLarge)
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
 		return m, fmt.Errorf("record: manifest in %s: %w", dir, err)

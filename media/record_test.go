@@ -468,3 +468,20 @@ func TestRecordJumpNewSegment(t *testing.T) {
 		t.Fatalf("stats %v after Close", st)
 	}
 }
+
+// TestReadManifestBounded: a manifest.json above the bound is refused
+// with a clear error, not read whole.
+func TestReadManifestBounded(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(MaxManifestBytes + 1); err != nil { // sparse: cheap
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := ReadManifest(dir); !errors.Is(err, ErrManifestTooLarge) {
+		t.Fatalf("a manifest over the bound: %v, want ErrManifestTooLarge", err)
+	}
+}

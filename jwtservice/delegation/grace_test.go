@@ -128,9 +128,10 @@ func TestReloadAfterRestart(t *testing.T) {
 		t.Fatalf("stored %d jobs (%v), want 3", len(saved), err)
 	}
 
-	h2 := newHarness(t, useStore)
+	// The reloaded jobs are looked up at once: LiveKit must already show
+	// "stays" then (setting it after Run began raced the first lookup).
+	h2 := newHarness(t, useStore, func(h2 *harness) { h2.lk.set(room, "stays", true) })
 	h2.hs = h.hs // the same homeserver
-	h2.lk.set(room, "stays", true)
 	h2.settle()
 	for id, want := range map[string]State{"stays": StateConnected, "goes": StateDeparting, "never": StateWaitingForInitialConnect} {
 		if s := h2.state(room, id); s != want {

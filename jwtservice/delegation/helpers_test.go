@@ -241,13 +241,14 @@ type harness struct {
 
 // newHarness starts a manager; edit may change its config. It checks for
 // leaked goroutines, so tests using it must not be parallel.
-func newHarness(t *testing.T, edit func(*Config)) *harness {
+// setup runs before the manager does (a LiveKit state a reload must find).
+func newHarness(t *testing.T, edit func(*Config), setup ...func(*harness)) *harness {
 	t.Helper()
-	return newHarnessLK(t, edit, true)
+	return newHarnessLK(t, edit, true, setup...)
 }
 
 // newHarnessLK is newHarness with or without a LiveKit client.
-func newHarnessLK(t *testing.T, edit func(*Config), withLK bool) *harness {
+func newHarnessLK(t *testing.T, edit func(*Config), withLK bool, setup ...func(*harness)) *harness {
 	t.Helper()
 	leakcheck.Check(t)
 	h := &harness{t: t, clock: newFakeClock(), lk: newFakeLK(), runErr: make(chan error, 1)}
@@ -270,6 +271,9 @@ func newHarnessLK(t *testing.T, edit func(*Config), withLK bool) *harness {
 		t.Fatal(err)
 	}
 	h.m = m
+	for _, f := range setup {
+		f(h)
+	}
 	go func() { h.runErr <- m.Run(context.Background()) }()
 	t.Cleanup(func() {
 		_ = m.Close()

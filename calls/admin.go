@@ -1,11 +1,11 @@
 package calls
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -66,8 +66,7 @@ func (s *Supervisor) AdminHandler() http.Handler {
 			}
 			engines = append(engines, v)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(struct {
+		httpserve.WriteJSON(w, http.StatusOK, struct {
 			Decisions []Decision   `json:"decisions"`
 			Engines   []EngineView `json:"engines"`
 		}{decisions, engines})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 	"github.com/switchboard-rtc/switchboard/jwtservice/delegation"
 )
 
@@ -105,7 +106,7 @@ func (s *Service) handleDelegate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	httpserve.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // delegationSink forwards LiveKit participant events to the job manager.

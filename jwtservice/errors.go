@@ -1,9 +1,10 @@
 package jwtservice
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
+
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 )
 
 // Sentinel errors of the service. Handlers return them (wrapped with %w and
@@ -89,13 +90,5 @@ func lookupError(err error) matrixError {
 // wrapped detail: that goes to the log only.
 func writeError(w http.ResponseWriter, err error) {
 	me := lookupError(err)
-	writeJSON(w, me.status, map[string]string{"errcode": me.errcode, "error": me.text})
-}
-
-// writeJSON sets the status before the body (the anchor wrote it after, which
-// Go ignores) and ends the body with a newline as json.Encoder does.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpserve.WriteJSON(w, me.status, map[string]string{"errcode": me.errcode, "error": me.text})
 }

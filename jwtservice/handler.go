@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 )
 
 // Handler returns the service's routes. Paths match exactly, as upstream's
@@ -96,7 +98,7 @@ func (s *Service) answer(w http.ResponseWriter, r *http.Request, job tokenJob) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g)
+	httpserve.WriteJSON(w, http.StatusOK, g)
 }
 
 // fail logs the cause (never a token: errors here are built not to carry

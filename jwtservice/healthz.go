@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 	"github.com/switchboard-rtc/switchboard/internal/sfuhealth"
 )
 
@@ -52,5 +53,5 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, d)
+	httpserve.WriteJSON(w, http.StatusOK, d)
 }

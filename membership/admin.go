@@ -1,12 +1,13 @@
 package membership
 
 import (
-	"encoding/json"
 	"net/http"
 	"sort"
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 )
 
 // SeatLister reports our own memberships (the call supervisor, which adds
@@ -69,7 +70,7 @@ type (
 func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, seats SeatLister, keys KeyReporter, only id.RoomID) {
 	members, err := t.Snapshot(r.Context())
 	if err != nil {
-		adminJSON(w, http.StatusServiceUnavailable, map[string]string{"errcode": "M_UNKNOWN", "error": "tracker not running"})
+		httpserve.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"errcode": "M_UNKNOWN", "error": "tracker not running"})
 		return
 	}
 	rooms := map[id.RoomID]map[CallKey][]adminMember{}
@@ -125,17 +126,11 @@ func serveCalls(w http.ResponseWriter, r *http.Request, t *Tracker, seats SeatLi
 			if keys != nil {
 				ar.E2EE = keys.KeysFor(only)
 			}
-			adminJSON(w, http.StatusOK, ar)
+			httpserve.WriteJSON(w, http.StatusOK, ar)
 			return
 		}
-		adminJSON(w, http.StatusOK, out[0])
+		httpserve.WriteJSON(w, http.StatusOK, out[0])
 		return
 	}
-	adminJSON(w, http.StatusOK, map[string]any{"rooms": out})
-}
-
-func adminJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpserve.WriteJSON(w, http.StatusOK, map[string]any{"rooms": out})
 }

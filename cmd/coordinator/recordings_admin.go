@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 	"github.com/switchboard-rtc/switchboard/media"
 )
 
@@ -39,8 +39,7 @@ type recordingsView struct {
 // dir, newest first, active (no end time yet) and finished alike.
 func recordingsAdmin(dir string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(listRecordings(dir, maxListedRecordings))
+		httpserve.WriteJSON(w, http.StatusOK, listRecordings(dir, maxListedRecordings))
 	})
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/calls"
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 	"github.com/switchboard-rtc/switchboard/internal/lktoken"
 	"github.com/switchboard-rtc/switchboard/internal/sfuhealth"
 	"github.com/switchboard-rtc/switchboard/jwtservice/openid"
@@ -136,8 +136,7 @@ func callFeatures(cfg *Config, notes recordNotices) func(membership.CallKey) []m
 // failures, our key index and each feature's counters.
 func mediaAdmin(eng *lklive.Engine) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(struct {
+		httpserve.WriteJSON(w, http.StatusOK, struct {
 			Calls []lklive.CallSnapshot `json:"calls"`
 		}{eng.Calls()})
 	})

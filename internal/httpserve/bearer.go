@@ -3,7 +3,6 @@ package httpserve
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"log/slog"
 	"math"
 	"net/http"
@@ -73,7 +72,5 @@ func (a *BearerAuth) Wrap(h http.Handler) http.Handler {
 }
 
 func writeError(w http.ResponseWriter, status int, errcode, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"errcode": errcode, "error": msg})
+	WriteJSON(w, status, map[string]string{"errcode": errcode, "error": msg})
 }

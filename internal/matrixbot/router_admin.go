@@ -1,9 +1,10 @@
 package matrixbot
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 )
 
 // adminRoute is a route in the admin view: stable JSON for operators and
@@ -39,7 +40,6 @@ func (rt *Router) AdminHandler() http.Handler {
 				BlockedMS: s.Blocked.Milliseconds(), Blocking: !s.BlockedSince.IsZero(), Since: s.BlockedSince.UTC(),
 			})
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"routes": routes})
+		httpserve.WriteJSON(w, http.StatusOK, map[string]any{"routes": routes})
 	})
 }

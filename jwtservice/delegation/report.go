@@ -2,11 +2,12 @@ package delegation
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 )
 
 // sentLogSize is how many sent leaves the report keeps.
@@ -111,13 +112,11 @@ func (m *Manager) Report(ctx context.Context) (Report, error) {
 // the admin authentication.
 func AdminHandler(m *Manager) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
 		rep, err := m.Report(r.Context())
 		if err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_ = json.NewEncoder(w).Encode(map[string]string{"errcode": "M_UNKNOWN", "error": "delegation not running"})
+			httpserve.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"errcode": "M_UNKNOWN", "error": "delegation not running"})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(rep)
+		httpserve.WriteJSON(w, http.StatusOK, rep)
 	})
 }

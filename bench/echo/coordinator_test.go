@@ -17,8 +17,6 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/switchboard-rtc/switchboard/internal/secret"
-	"github.com/switchboard-rtc/switchboard/internal/sharedsecret"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 )
 
@@ -44,12 +42,8 @@ func startCoordinator(b *testing.B, env *testenv.Env, delay time.Duration) *coor
 			b.Fatalf("build: %v\n%s", err, out)
 		}
 	}
-	local := "switchboard-" + strings.ToLower(rand.Text()[:8])
-	pass := secret.Value(rand.Text())
-	if _, err := sharedsecret.Register(b.Context(), env.HTTPClient(), env.HSURL, env.SharedSecret, local, pass, false); err != nil {
-		b.Fatalf("register the bot: %v", err)
-	}
-	c := &coordinator{addr: freeAddr(b), admin: freeAddr(b), token: rand.Text() + rand.Text(), bot: id.NewUserID(local, env.ServerName)}
+	bot, pass := env.RegisterAccount(b, "switchboard")
+	c := &coordinator{addr: freeAddr(b), admin: freeAddr(b), token: rand.Text() + rand.Text(), bot: bot}
 	c.cmd = exec.Command(bin, "serve")
 	c.cmd.Env = []string{"LIVEKIT_JWT_BIND=" + c.addr, "SWITCHBOARD_ADMIN_BIND=" + c.admin, "SWITCHBOARD_ADMIN_TOKEN=" + c.token,
 		"SWITCHBOARD_CALLS_JOIN=all", "SWITCHBOARD_CALLS_FEATURES=echo", "SWITCHBOARD_CALLS_ECHO_DELAY=" + delay.String(),

@@ -17,7 +17,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -25,14 +24,11 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/switchboard-rtc/switchboard/internal/secret"
-	"github.com/switchboard-rtc/switchboard/internal/sharedsecret"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 	"github.com/switchboard-rtc/switchboard/internal/testenv/callsim"
 )
@@ -75,12 +71,7 @@ func measure(t testing.TB, bin string, joins, stale int, out io.Writer) {
 // startCoordinator registers a bot user and runs the coordinator binary as
 // it, joining every call, until the run ends.
 func startCoordinator(t testing.TB, env *testenv.Env, bin string) id.UserID {
-	local := "switchboard-" + strings.ToLower(rand.Text()[:8])
-	pass := secret.Value(rand.Text())
-	if _, err := sharedsecret.Register(t.Context(), env.HTTPClient(), env.HSURL, env.SharedSecret, local, pass, false); err != nil {
-		t.Fatalf("register the bot: %v", err)
-	}
-	bot := id.NewUserID(local, env.ServerName)
+	bot, pass := env.RegisterAccount(t, "switchboard")
 	data, err := os.MkdirTemp("", "keydist-")
 	if err != nil {
 		t.Fatal(err)

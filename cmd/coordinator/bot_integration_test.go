@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/switchboard-rtc/switchboard/internal/secret"
-	"github.com/switchboard-rtc/switchboard/internal/sharedsecret"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 )
 
@@ -151,12 +148,7 @@ func startBotCoordinator(t *testing.T, env *testenv.Env, extra map[string]string
 // environment with it (startBotCoordinator's).
 func botCoordinatorEnv(t *testing.T, env *testenv.Env, extra map[string]string) (cfg map[string]string, botID id.UserID) {
 	t.Helper()
-	botLocal := "switchboard-" + strings.ToLower(rand.Text()[:8])
-	botPass := secret.Value(rand.Text())
-	if _, err := sharedsecret.Register(t.Context(), env.HTTPClient(), env.HSURL, env.SharedSecret, botLocal, botPass, false); err != nil {
-		t.Fatal(err)
-	}
-	botID = id.NewUserID(botLocal, env.ServerName)
+	botID, botPass := env.RegisterAccount(t, "switchboard")
 	cfg = minimalEnv()
 	for k, v := range map[string]string{
 		"SWITCHBOARD_MATRIX_HOMESERVER_URL": env.HSURL, "SWITCHBOARD_MATRIX_SERVER_NAME": env.ServerName,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
 	"errors"
 	"maps"
 	"os"
@@ -19,7 +18,6 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/secret"
-	"github.com/switchboard-rtc/switchboard/internal/sharedsecret"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 )
 
@@ -114,12 +112,7 @@ func (p *proc) kill(sig syscall.Signal) {
 // running as it, with its own data directory.
 func botEnv(t *testing.T, env *testenv.Env) (map[string]string, id.UserID) {
 	t.Helper()
-	local := "switchboard-" + strings.ToLower(rand.Text()[:8])
-	pass := secret.Value(rand.Text())
-	if _, err := sharedsecret.Register(t.Context(), env.HTTPClient(), env.HSURL, env.SharedSecret, local, pass, false); err != nil {
-		t.Fatal(err)
-	}
-	bot := id.NewUserID(local, env.ServerName)
+	bot, pass := env.RegisterAccount(t, "switchboard")
 	return map[string]string{
 		"SWITCHBOARD_MATRIX_HOMESERVER_URL": env.HSURL, "SWITCHBOARD_MATRIX_SERVER_NAME": env.ServerName,
 		"SWITCHBOARD_MATRIX_BOT_USER_ID": bot.String(), "SWITCHBOARD_MATRIX_BOT_PASSWORD": pass.Reveal(),

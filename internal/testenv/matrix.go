@@ -33,12 +33,21 @@ type User struct {
 // giving a fresh device.
 func (e *Env) RegisterUser(t testing.TB, prefix string) *User {
 	t.Helper()
+	user, password := e.RegisterAccount(t, prefix)
+	return &User{ID: user, Password: password, Client: e.Login(t, user.Localpart(), password)}
+}
+
+// RegisterAccount registers a fresh account "prefix-<random>" and returns
+// it without logging in: for the coordinator's bot, which logs in itself
+// (a login here would give the bot a device it never uses).
+func (e *Env) RegisterAccount(t testing.TB, prefix string) (id.UserID, secret.Value) {
+	t.Helper()
 	localpart := strings.ToLower(prefix + "-" + rand.Text()[:10])
 	password := secret.Value(rand.Text())
 	if _, err := sharedsecret.Register(t.Context(), e.http, e.HSURL, e.SharedSecret, localpart, password, false); err != nil {
 		t.Fatalf("register %s: %v", localpart, err)
 	}
-	return &User{ID: id.NewUserID(localpart, e.ServerName), Password: password, Client: e.Login(t, localpart, password)}
+	return id.NewUserID(localpart, e.ServerName), password
 }
 
 // Login logs localpart in with a password and returns its client.

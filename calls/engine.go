@@ -1,6 +1,15 @@
 package calls
 
-import "github.com/switchboard-rtc/switchboard/membership"
+import (
+	"errors"
+
+	"github.com/switchboard-rtc/switchboard/media"
+	"github.com/switchboard-rtc/switchboard/membership"
+)
+
+// ErrNotCarried is returned by an engine asked to act on a call it does
+// not carry.
+var ErrNotCarried = errors.New("calls: call not carried")
 
 // Engine carries calls' media: the LiveKit SFU participant, the mesh. The
 // supervisor calls Carry and Release from one goroutine; Health and
@@ -18,6 +27,17 @@ type Engine interface {
 	Carry(call membership.CallKey, focus membership.Focus)
 	// Release stops carrying call.
 	Release(call membership.CallKey)
+	// SetFeatures sets the media features of a call the engine carries
+	// (after Carry; again whenever the set changes): a feature whose name
+	// is already running keeps running, new names start (once the call is
+	// connected; each is offered the call's current sources), names no
+	// longer listed are closed. Unknown calls are ignored.
+	SetFeatures(call membership.CallKey, features []media.Factory)
+	// StartFeature runs a one-off feature (an announcement) on a carried
+	// call beside its set, until it finishes (media.Finisher) or the call
+	// ends. It returns an error wrapping ErrNotCarried for a call the
+	// engine does not carry.
+	StartFeature(call membership.CallKey, f media.Factory) error
 	// Health reports whether the engine can take new calls, and why not.
 	Health() (ok bool, reason string)
 	// CallState describes a carried call for the admin view.

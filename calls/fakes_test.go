@@ -8,6 +8,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/switchboard-rtc/switchboard/media"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -138,6 +139,10 @@ func (e *fakeEngine) Release(call membership.CallKey) {
 	delete(e.calls, call)
 	e.log = append(e.log, "release "+string(call.Room))
 }
+
+func (e *fakeEngine) SetFeatures(membership.CallKey, []media.Factory) {}
+
+func (e *fakeEngine) StartFeature(membership.CallKey, media.Factory) error { return nil }
 
 func (e *fakeEngine) setHealth(ok bool, why string) {
 	e.mu.Lock()

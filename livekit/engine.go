@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -228,3 +229,15 @@ func (e *Engine) Calls() []CallSnapshot {
 	})
 	return out
 }
+
+// SetFeatures sets call's media features (calls.Engine). Not yet
+// implemented: features come from New's features function.
+func (e *Engine) SetFeatures(call membership.CallKey, features []media.Factory) {}
+
+// StartFeature runs a one-off feature on call (calls.Engine). Not yet
+// implemented.
+func (e *Engine) StartFeature(call membership.CallKey, f media.Factory) error {
+	return fmt.Errorf("livekit: start %s in %s: %w", f.Name(), call.Room, errNotImplemented)
+}
+
+var errNotImplemented = errors.New("not implemented")

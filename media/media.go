@@ -151,3 +151,10 @@ func startOn(feature string, call Call, logger *slog.Logger) (KeyFrameRequester,
 	keys, _ := call.(KeyFrameRequester)
 	return keys, logger, nil
 }
+
+// Finisher is a Feature that ends on its own, such as an announcement
+// played to its end. The engine closes it (Close, as for any feature) once
+// Done is closed and forgets it.
+type Finisher interface {
+	Done() <-chan struct{}
+}

@@ -51,7 +51,7 @@ func (c *caller) open(b *testing.B) *call {
 	material := make([]byte, 16)
 	rand.Read(material)
 	cl := &call{room: room, stateKey: c.stateKey()}
-	cl.p = connect(b, url, jwt, c.co.bot.String(), material)
+	cl.p = connect(b, url, jwt, c.co.bot.String(), material, true)
 	return cl
 }
 

@@ -28,10 +28,11 @@ type coordinator struct {
 }
 
 // startCoordinator builds the coordinator (or takes the binary named by
-// SWB_ECHO_COORDINATOR) and runs it with the echo on every call it joins
-// (all), delay, minting its own tokens for the test environment's service
-// URL; it stops when the benchmark ends.
-func startCoordinator(b *testing.B, env *testenv.Env, delay time.Duration) *coordinator {
+// SWB_ECHO_COORDINATOR) and runs it with features (calls.features: "echo",
+// "record") on every call it joins (all), the echo's delay, minting its own
+// tokens for the test environment's service URL; it stops when the
+// benchmark ends.
+func startCoordinator(b *testing.B, env *testenv.Env, delay time.Duration, features string) *coordinator {
 	dir := b.TempDir()
 	bin := os.Getenv("SWB_ECHO_COORDINATOR")
 	if bin == "" {
@@ -46,7 +47,7 @@ func startCoordinator(b *testing.B, env *testenv.Env, delay time.Duration) *coor
 	c := &coordinator{addr: freeAddr(b), admin: freeAddr(b), token: rand.Text() + rand.Text(), bot: bot}
 	c.cmd = exec.Command(bin, "serve")
 	c.cmd.Env = []string{"LIVEKIT_JWT_BIND=" + c.addr, "SWITCHBOARD_ADMIN_BIND=" + c.admin, "SWITCHBOARD_ADMIN_TOKEN=" + c.token,
-		"SWITCHBOARD_CALLS_JOIN=all", "SWITCHBOARD_CALLS_FEATURES=echo", "SWITCHBOARD_CALLS_ECHO_DELAY=" + delay.String(),
+		"SWITCHBOARD_CALLS_JOIN=all", "SWITCHBOARD_CALLS_FEATURES=" + features, "SWITCHBOARD_CALLS_ECHO_DELAY=" + delay.String(),
 		"SWITCHBOARD_LIVEKIT_SERVICE_URL=" + env.ServiceURL,
 		"SWITCHBOARD_MATRIX_HOMESERVER_URL=" + env.HSURL, "SWITCHBOARD_MATRIX_SERVER_NAME=" + env.ServerName,
 		"SWITCHBOARD_MATRIX_BOT_USER_ID=" + c.bot.String(), "SWITCHBOARD_MATRIX_BOT_PASSWORD=" + pass.Reveal(),

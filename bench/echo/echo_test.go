@@ -54,7 +54,7 @@ func echoDelay(b *testing.B) time.Duration {
 func BenchmarkJoinToEcho(b *testing.B) {
 	env := testenv.Require(b)
 	delay := echoDelay(b)
-	co := startCoordinator(b, env, delay)
+	co := startCoordinator(b, env, delay, "echo")
 	cr := newCaller(b, env, co)
 	var join, fromDecision, toConnected, rtt []time.Duration
 	for range b.N {
@@ -102,7 +102,7 @@ func BenchmarkEchoLoad(b *testing.B) {
 		steps = append(steps, n)
 	}
 	delay := echoDelay(b)
-	co := startCoordinator(b, env, delay)
+	co := startCoordinator(b, env, delay, "echo")
 	cr := newCaller(b, env, co)
 	var calls []*call
 	defer func() {

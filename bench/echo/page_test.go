@@ -34,7 +34,7 @@ const switchEvery = 1500 * time.Millisecond
 func BenchmarkPageEchoRoundTrip(b *testing.B) {
 	env := testenv.Require(b)
 	delay := echoDelay(b)
-	co := startCoordinator(b, env, delay)
+	co := startCoordinator(b, env, delay, "echo")
 	cr := newCaller(b, env, co)
 	br := browser.Start(b)
 	room := cr.newRoom(b)

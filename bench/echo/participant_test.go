@@ -59,7 +59,9 @@ type participant struct {
 
 const maxPending = 512
 
-func connect(b testing.TB, url, token, botUser string, material []byte) *participant {
+// connect joins the LiveKit room and starts sending; listen subscribes to
+// the bot's tracks (the echo), which a recorded call does not need.
+func connect(b testing.TB, url, token, botUser string, material []byte, listen bool) *participant {
 	p := &participant{botUser: botUser, material: material, own: peercrypto.Key(b, material), stop: make(chan struct{}), botKeys: map[byte]cipher.AEAD{}}
 	cb := &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
 		OnTrackSubscribed: func(tr *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
@@ -68,7 +70,7 @@ func connect(b testing.TB, url, token, botUser string, material []byte) *partici
 			}
 		},
 	}}
-	room, err := lksdk.ConnectToRoomWithToken(url, token, cb, lksdk.WithAutoSubscribe(true))
+	room, err := lksdk.ConnectToRoomWithToken(url, token, cb, lksdk.WithAutoSubscribe(listen))
 	if err != nil {
 		b.Fatalf("participant connect: %v", err)
 	}

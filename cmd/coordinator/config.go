@@ -128,10 +128,11 @@ type CallsConfig struct {
 	MaxSeatsPerRoom     int           `yaml:"max_seats_per_room" doc:"Most calls (per dialect) we take part in in one room; any member can advertise calls, so more are refused (logged, and listed in the admin API). Seats we hold keep theirs; free places go to the longest-waiting calls."`
 	MaxSeats            int           `yaml:"max_seats" doc:"Most calls (per dialect) we take part in across all rooms; each costs a delayed-leave restart every few seconds and state writes."`
 
-	Features     []string          `yaml:"features" doc:"Media features on in every call we take part in: echo (each participant hears their own audio, and sees their video, back after echo_delay), record (each participant's decrypted audio to record_dir). Empty: we join as a silent participant."`
+	Features     []string          `yaml:"features" doc:"Media features on in every call we take part in: echo (each participant hears their own audio, and sees their video, back after echo_delay), record (each participant's decrypted audio, and video unless record_video is off, to record_dir). Empty: we join as a silent participant."`
 	RoomFeatures map[string]string `yaml:"room_features" doc:"Per-room overrides of features, room id to a comma-separated list (empty: none), e.g. {\"!abc:example.org\": echo}."`
 	EchoDelay    time.Duration     `yaml:"echo_delay" doc:"How long the echo feature waits before playing a participant's media back (1ms to 10s)."`
-	RecordDir    string            `yaml:"record_dir" doc:"Folder the record feature writes to: one folder per recording, with an Ogg/Opus file per participant segment and manifest.json. Default: <data_dir>/recordings (created at start when a call records)."`
+	RecordDir    string            `yaml:"record_dir" doc:"Folder the record feature writes to: one folder per recording, with an Ogg/Opus (audio) or IVF (video) file per participant segment and manifest.json. Default: <data_dir>/recordings (created at start when a call records)."`
+	RecordVideo  bool              `yaml:"record_video" doc:"Whether the record feature also writes each participant's video (VP8 or VP9, untranscoded, to IVF files) beside the audio."`
 }
 
 // Join policies.
@@ -156,7 +157,7 @@ func defaultConfig() Config {
 			FamedlyLeaveDelay: 18 * time.Second, FamedlyLeaveRestart: 4 * time.Second,
 			RTCExpiry: 4 * time.Hour, RTCRefresh: time.Hour,
 			RTCLeaveDelay: 10 * time.Second, RTCLeaveRestart: 5 * time.Second,
-			MaxSeatsPerRoom: calls.DefaultMaxSeatsPerRoom, MaxSeats: calls.DefaultMaxSeats, EchoDelay: 500 * time.Millisecond},
+			MaxSeatsPerRoom: calls.DefaultMaxSeatsPerRoom, MaxSeats: calls.DefaultMaxSeats, EchoDelay: 500 * time.Millisecond, RecordVideo: true},
 		E2EE: E2EEConfig{
 			FamedlyEventTypes:  []string{e2ee.FamedlyKeysEventType, e2ee.FamedlyKeysEventTypeAlias},
 			AllowPlaintextKeys: true, HoldFor: e2ee.DefaultHoldFor,

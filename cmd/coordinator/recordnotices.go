@@ -9,6 +9,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
+	"github.com/switchboard-rtc/switchboard/media"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -68,6 +69,13 @@ func (rn *roomNotifier) Run(ctx context.Context) error {
 type recordNotices struct {
 	logger *slog.Logger
 	notify func(id.RoomID, matrixbot.Notice)
+}
+
+// recordConfig is the recording of call as config asks (calls.record_dir
+// and calls.record_video), its start and stop told to the room.
+func (rn recordNotices) recordConfig(cfg *Config, call membership.CallKey) media.RecordConfig {
+	return media.RecordConfig{Dir: cfg.Calls.RecordDir, Video: cfg.Calls.RecordVideo,
+		Room: call.Room.String(), Call: call.CallID, OnStart: rn.onStart(call), OnStop: rn.onStop(call)}
 }
 
 // onStart is a recording's OnStart: it tells call's room.

@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
 	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
 	"github.com/switchboard-rtc/switchboard/media"
+	"github.com/switchboard-rtc/switchboard/membership"
 )
 
 // TestRecordStopNotice: a recording's stop is told with the kind of
@@ -65,5 +66,27 @@ func TestRoomNotifier(t *testing.T) {
 	}
 	if len(rn.queue) != 0 {
 		t.Fatalf("%d notices left: the dropped ones were queued", len(rn.queue))
+	}
+}
+
+// TestRecordConfigFromCalls: a call's recording takes calls.record_dir and
+// calls.record_video (on unless turned off) and names the call.
+func TestRecordConfigFromCalls(t *testing.T) {
+	for env, want := range map[string]bool{"": true, "false": false} {
+		cfg := defaultConfig()
+		if errs, _ := applyEnv(&cfg, func(k string) string {
+			if k == "SWITCHBOARD_CALLS_RECORD_VIDEO" {
+				return env
+			}
+			return ""
+		}); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		cfg.Calls.RecordDir = "/srv/rec"
+		call := membership.CallKey{Room: "!r:x", CallID: "c"}
+		rc := recordNotices{logger: slog.New(slog.DiscardHandler)}.recordConfig(&cfg, call)
+		if rc.Video != want || rc.Dir != "/srv/rec" || rc.Room != "!r:x" || rc.Call != "c" || rc.OnStart == nil || rc.OnStop == nil {
+			t.Errorf("record_video %q: %+v", env, rc)
+		}
 	}
 }

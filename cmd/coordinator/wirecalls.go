@@ -113,8 +113,7 @@ func callFeatures(cfg *Config, notes recordNotices) func(membership.CallKey) []m
 			case "echo":
 				out = append(out, echo)
 			case "record":
-				out = append(out, media.NewRecorder(media.RecordConfig{Dir: cfg.Calls.RecordDir,
-					Room: call.Room.String(), Call: call.CallID, OnStart: notes.onStart(call), OnStop: notes.onStop(call)}))
+				out = append(out, media.NewRecorder(notes.recordConfig(cfg, call)))
 			}
 		}
 		return out

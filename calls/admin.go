@@ -47,7 +47,8 @@ type EngineCallState struct {
 }
 
 // AdminHandler serves GET /admin/v1/supervisor: every decision with its
-// reason, and each engine's health and calls.
+// reason and features, each engine's health and calls, and the room
+// commands in force.
 func (s *Supervisor) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		decisions := s.Decisions()
@@ -66,9 +67,14 @@ func (s *Supervisor) AdminHandler() http.Handler {
 			}
 			engines = append(engines, v)
 		}
+		overrides := s.Overrides()
+		if overrides == nil {
+			overrides = []Override{}
+		}
 		httpserve.WriteJSON(w, http.StatusOK, struct {
 			Decisions []Decision   `json:"decisions"`
 			Engines   []EngineView `json:"engines"`
-		}{decisions, engines})
+			Overrides []Override   `json:"overrides"`
+		}{decisions, engines, overrides})
 	})
 }

@@ -44,6 +44,7 @@ type Status struct {
 type CallStatus struct {
 	CallID    string // "" for the room's call
 	Engine    string // "livekit", "mesh"
+	State     string // the engine's state of the call ("" when unknown)
 	Echo      bool
 	Recording bool
 }
@@ -146,8 +147,11 @@ func (s Status) notice() Notice {
 		} else {
 			n = n.add("call ", code(shown(c.CallID, maxShownCallID)))
 		}
-		if c.Engine != "" {
-			n = n.add(" (", shown(c.Engine, maxShownCallID), ")")
+		switch {
+		case c.Engine != "" && c.State != "":
+			n = n.add(" (", shown(c.Engine, maxShownCallID), ", ", shown(c.State, maxShownCallID), ")")
+		case c.Engine != "" || c.State != "":
+			n = n.add(" (", shown(c.Engine+c.State, maxShownCallID), ")")
 		}
 		n = n.add(": echo ", onOff(c.Echo, "on", "off"), ", recording ", onOff(c.Recording, "on", "off"))
 		n.HTML += "</li>"

@@ -25,6 +25,9 @@ type Decision struct {
 	FocusType   string    `json:"focus_type,omitempty"`
 	Reason      string    `json:"reason"`
 	Since       time.Time `json:"since"`
+	// Features are the media features a joined call has (config and room
+	// commands).
+	Features []string `json:"features,omitempty"`
 }
 
 // Decision states.
@@ -47,6 +50,16 @@ type state struct {
 	limits    *seatLimits
 	carried   map[membership.CallKey]carriage
 	decisions map[membership.SeatKey]Decision
+	features  map[membership.CallKey]*callFeatures
+
+	// The room commands' overrides. They live in memory only: a restart
+	// forgets them and config applies again (persisting them is a later
+	// improvement). joins: !call join (true) or leave (false); echo: !call
+	// echo on|off, for the room's calls now and later; record: !call
+	// record start|stop, for one call, forgotten when we leave it.
+	joins  map[id.RoomID]bool
+	echo   map[id.RoomID]bool
+	record map[membership.CallKey]bool
 }
 
 // memberID names one membership in the tracker's view.
@@ -64,7 +77,9 @@ func idOf(m membership.Member) memberID {
 
 func newState(self id.UserID, cfg Config) *state {
 	return &state{self: self, live: map[memberID]membership.Member{}, limits: newSeatLimits(cfg.MaxSeatsPerRoom, cfg.MaxSeats),
-		carried: map[membership.CallKey]carriage{}, decisions: map[membership.SeatKey]Decision{}}
+		carried: map[membership.CallKey]carriage{}, decisions: map[membership.SeatKey]Decision{},
+		features: map[membership.CallKey]*callFeatures{}, joins: map[id.RoomID]bool{}, echo: map[id.RoomID]bool{},
+		record: map[membership.CallKey]bool{}}
 }
 
 func (st *state) reload(ctx context.Context, members Members) error {
@@ -98,7 +113,7 @@ func (s *Supervisor) decide(st *state) bool {
 	for _, m := range st.live {
 		others = append(others, m)
 	}
-	want := wantedSeats(others, st.self, s.cfg.Policy, s.facts)
+	want := wantedSeats(others, st.self, func(room id.RoomID) bool { return s.allows(st, room) })
 	next := map[membership.SeatKey]Decision{}
 	carriable := map[membership.SeatKey]membership.Member{}
 	focusOf := map[membership.CallKey]carriage{}
@@ -139,14 +154,24 @@ func (s *Supervisor) decide(st *state) bool {
 			next[k] = d
 			continue
 		}
-		d.State, d.Reason = StateJoined, fmt.Sprintf("policy %s allows it and engine %s carries %s calls",
-			s.cfg.Policy.Mode(k.Call.Room), d.Engine, d.FocusType)
+		why := fmt.Sprintf("policy %s allows it", s.cfg.Policy.Mode(k.Call.Room))
+		if st.joins[k.Call.Room] {
+			why = "a room command (" + Command{Verb: VerbJoin}.String() + ") asks for it"
+		}
+		d.State, d.Reason = StateJoined, fmt.Sprintf("%s and engine %s carries %s calls", why, d.Engine, d.FocusType)
+		d.Features = st.featureNames(s.cfg.Features, k.Call)
 		next[k] = d
 		specs[k] = membership.SeatSpec{Foci: seatFoci(k.Dialect, granted[k])}
 		calls[k.Call] = focusOf[k.Call]
 	}
+	for call := range st.record {
+		if _, ok := calls[call]; !ok {
+			delete(st.record, call) // a recording command was for that call only
+		}
+	}
 	s.seats.Hold(specs)
 	waiting := s.steer(st, calls)
+	s.setFeatures(st)
 	s.record(st, next, refused, now)
 	return waiting
 }
@@ -181,6 +206,7 @@ func (s *Supervisor) steer(st *state, calls map[membership.CallKey]carriage) (wa
 		if n, ok := calls[call]; !ok || n.engine != c.engine {
 			c.engine.Release(call)
 			delete(st.carried, call)
+			delete(st.features, call)
 		}
 	}
 	var written map[membership.CallKey]bool
@@ -200,6 +226,9 @@ func (s *Supervisor) steer(st *state, calls map[membership.CallKey]carriage) (wa
 		}
 		n.engine.Carry(call, n.focus)
 		st.carried[call] = n
+		if f := st.features[call]; f != nil {
+			f.told = false // tell the features again after every Carry
+		}
 	}
 	return waiting
 }
@@ -247,8 +276,9 @@ func (s *Supervisor) record(st *state, next map[membership.SeatKey]Decision, ref
 		}
 		return a.Dialect < b.Dialect
 	})
+	overrides := st.overrides()
 	s.mu.Lock()
-	s.view, s.refused = view, maps.Clone(refused)
+	s.view, s.refused, s.overrides = view, maps.Clone(refused), overrides
 	s.mu.Unlock()
 }
 

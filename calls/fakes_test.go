@@ -2,6 +2,9 @@ package calls
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,6 +114,10 @@ type fakeEngine struct {
 	why             string
 	calls           map[membership.CallKey]membership.Focus
 	log             []string
+	// features: what SetFeatures and StartFeature were told, as
+	// "set ROOM CALL name,name" and "start ROOM CALL name".
+	features []string
+	startErr error
 }
 
 func newFakeEngine(name, focusType string) *fakeEngine {
@@ -140,9 +147,44 @@ func (e *fakeEngine) Release(call membership.CallKey) {
 	e.log = append(e.log, "release "+string(call.Room))
 }
 
-func (e *fakeEngine) SetFeatures(membership.CallKey, []media.Factory) {}
+func (e *fakeEngine) SetFeatures(call membership.CallKey, fs []media.Factory) {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.Name()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.features = append(e.features, "set "+string(call.Room)+" "+call.CallID+" "+strings.Join(names, ","))
+}
 
-func (e *fakeEngine) StartFeature(membership.CallKey, media.Factory) error { return nil }
+func (e *fakeEngine) StartFeature(call membership.CallKey, f media.Factory) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.startErr != nil {
+		return e.startErr
+	}
+	e.features = append(e.features, "start "+string(call.Room)+" "+call.CallID+" "+f.Name())
+	return nil
+}
+
+// featuresTold returns what SetFeatures and StartFeature were told, and
+// forgets it.
+func (e *fakeEngine) featuresTold() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := e.features
+	e.features = nil
+	return out
+}
+
+// fakeFactory is a named feature that is never started (the fake engine
+// only records names).
+type fakeFactory struct{ name, call string }
+
+func (f fakeFactory) Name() string { return f.name }
+func (f fakeFactory) Start(media.Call, *slog.Logger) (media.Feature, error) {
+	return nil, errors.New("fake feature")
+}
 
 func (e *fakeEngine) setHealth(ok bool, why string) {
 	e.mu.Lock()

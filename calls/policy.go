@@ -82,8 +82,9 @@ func (p JoinPolicy) Allows(room id.RoomID, facts RoomFacts) bool {
 // at least one live member other than us, in a room the policy allows, one
 // seat per dialect those members use (sticky members are answered in the
 // MatrixRTC session format, which we can write). A call with nobody else
-// in it is never wanted, so we never keep a call alive alone.
-func wantedSeats(others []membership.Member, self id.UserID, policy JoinPolicy, facts RoomFacts) map[membership.SeatKey]membership.Member {
+// in it is never wanted, so we never keep a call alive alone. allows is
+// the policy with the rooms' command overrides.
+func wantedSeats(others []membership.Member, self id.UserID, allows func(id.RoomID) bool) map[membership.SeatKey]membership.Member {
 	want := map[membership.SeatKey]membership.Member{}
 	allowed := map[id.RoomID]bool{}
 	for _, m := range others {
@@ -92,7 +93,7 @@ func wantedSeats(others []membership.Member, self id.UserID, policy JoinPolicy, 
 		}
 		ok, seen := allowed[m.Call.Room]
 		if !seen {
-			ok = policy.Allows(m.Call.Room, facts)
+			ok = allows(m.Call.Room)
 			allowed[m.Call.Room] = ok
 		}
 		if !ok {

@@ -22,7 +22,7 @@ func TestWantedSeatsPolicy(t *testing.T) {
 	}
 	facts := factsOf{in: map[id.RoomID]bool{"!a:x": true, "!b:x": true, "!c:x": true, "!d:x": true}, invited: map[id.RoomID]bool{"!a:x": true}}
 	policy := JoinPolicy{Default: JoinInvited, Rooms: map[id.RoomID]JoinMode{"!c:x": JoinNever}}
-	want := wantedSeats(members, "@bot:x", policy, facts)
+	want := wantedSeats(members, "@bot:x", func(r id.RoomID) bool { return policy.Allows(r, facts) })
 	if len(want) != 2 {
 		t.Fatalf("wanted %d seats: %+v", len(want), want)
 	}
@@ -35,7 +35,7 @@ func TestWantedSeatsPolicy(t *testing.T) {
 		t.Error("sticky member did not ask for a MatrixRTC seat in the room scope")
 	}
 	policy.Default = JoinAll
-	if got := wantedSeats(members, "@bot:x", policy, facts); len(got) != 3 {
+	if got := wantedSeats(members, "@bot:x", func(r id.RoomID) bool { return policy.Allows(r, facts) }); len(got) != 3 {
 		t.Errorf("policy all: %d seats, want 3 (not the room with only us, not the room set to never)", len(got))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/lifecycle"
+	"github.com/switchboard-rtc/switchboard/media"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -42,6 +43,11 @@ type Config struct {
 	// membership change, so an engine's health is heeded (5 s).
 	Recheck time.Duration
 	Clock   membership.Clock // the system clock when nil
+	// Features is each call's media features.
+	Features FeaturePlan
+	// Sound makes the announcement !call play NAME plays in room; nil:
+	// playing is not configured.
+	Sound func(room id.RoomID, name string) (media.Factory, error)
 }
 
 // Supervisor decides which calls we take part in. Its Run goroutine owns
@@ -58,9 +64,14 @@ type Supervisor struct {
 
 	closer lifecycle.Closer
 
-	mu      sync.Mutex
-	view    []Decision // the latest decisions, for the admin view
-	refused map[membership.SeatKey]string
+	commands chan commandRequest // to Run
+	stopped  chan struct{}       // closed when Run returns
+	stop     sync.Once
+
+	mu        sync.Mutex
+	view      []Decision // the latest decisions, for the admin view
+	refused   map[membership.SeatKey]string
+	overrides []Override
 }
 
 // reconcileDelay batches bursts of membership changes into one decision.
@@ -87,7 +98,7 @@ func New(logger *slog.Logger, cfg Config, members Members, seats SeatHolder, fac
 		cfg.Clock = membership.SystemClock{}
 	}
 	return &Supervisor{cfg: cfg, logger: logger, members: members, seats: seats, facts: facts, self: self,
-		engines: engines, ready: ready}
+		engines: engines, ready: ready, commands: make(chan commandRequest), stopped: make(chan struct{})}
 }
 
 // Close stops Run; it is idempotent.
@@ -101,6 +112,7 @@ func (s *Supervisor) Close() error {
 func (s *Supervisor) Run(ctx context.Context) error {
 	ctx, cancel := s.closer.Start(ctx)
 	defer cancel()
+	defer s.stop.Do(func() { close(s.stopped) })
 	changes, err := s.members.Subscribe(ctx)
 	if err != nil {
 		return ignoreEnd(err)
@@ -135,6 +147,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 				st.note(c)
 			}
 			timer.Reset(reconcileDelay)
+			continue
+		case req := <-s.commands:
+			res, decided, waiting := s.command(st, req.room, req.cmd)
+			if decided {
+				timer.Reset(s.next(waiting))
+			}
+			req.reply <- res
 			continue
 		case <-timer.C():
 		}

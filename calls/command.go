@@ -14,6 +14,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/switchboard-rtc/switchboard/media"
 )
 
 // Verb names a room command.
@@ -45,7 +47,7 @@ const (
 	// Matrix events are at most 64 KiB, so nothing real is longer.
 	MaxBodyBytes = 64 << 10
 	// MaxNameLen bounds a play NAME.
-	MaxNameLen = 64
+	MaxNameLen = media.MaxSoundNameLen
 )
 
 // Parse errors. Each wraps one of these; its text is written for the user
@@ -226,18 +228,6 @@ func asciiLower(s string) string {
 	return string(b)
 }
 
-// ValidSoundName reports whether name is a safe file name for play: 1 to
-// MaxNameLen of [A-Za-z0-9._-], not starting with a dot, so it can never
-// name a path, a hidden file or a parent folder.
-func ValidSoundName(name string) bool {
-	if name == "" || len(name) > MaxNameLen || name[0] == '.' {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ValidSoundName reports whether name is a safe file name for play; the
+// rule is media.ValidSoundName's, the one the sound folder reads by.
+func ValidSoundName(name string) bool { return media.ValidSoundName(name) }

@@ -17,7 +17,8 @@ import (
 // Only the first logical stream is read: pages of other streams
 // multiplexed beside it are checked and skipped, and nothing after its
 // end-of-stream page is read (a chained stream that follows is not
-// played). A file cut short after a whole page plays up to there.
+// played). A file cut short (no end-of-stream page) plays up to its last
+// whole page, unless that page leaves a packet unfinished.
 
 // Sound file limits.
 const (

@@ -104,6 +104,10 @@ func TestParseOggOpus(t *testing.T) {
 	if got, want := s.Length(), 150*time.Millisecond-20*time.Millisecond; got != want {
 		t.Fatalf("length %v, want %v (the granule less the pre-skip)", got, want)
 	}
+	last := 27 + 1 + len(in[len(in)-1])
+	if cut, err := ParseOggOpus(data[:len(data)-last]); err != nil || cut.Len() != len(in)-1 {
+		t.Fatalf("without its end-of-stream page: %v", err)
+	}
 	clear(data) // the sound is its own
 	if p, _ := s.Packet(0); !bytes.Equal(p, in[0]) {
 		t.Fatal("the sound refers to the file's bytes")

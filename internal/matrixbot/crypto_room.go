@@ -11,12 +11,21 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
-// Megolm-encrypted room events. Only sticky ones (MSC4354) are decrypted:
-// every call membership the bot reads is a state event or a sticky
-// rtc.member event, so a non-sticky encrypted event (a chat message) can
-// carry nothing it needs, and skipping it spares the Olm machine and the
-// key requests. Room keys arrive over to-device and the Olm machine keeps
-// them (Bot.toDevice).
+// Megolm-encrypted room events. Sticky ones (MSC4354) may be call
+// memberships and are decrypted while sticky. Non-sticky ones of the
+// timeline (chat messages, room commands) are decrypted only while recent
+// (MessageWindow): an older command is stale, and the initial sync's
+// backlog must not cost Olm work and key requests. Room keys arrive over
+// to-device and the Olm machine keeps them (Bot.toDevice).
+
+// MessageWindow is how recent (by origin_server_ts, on the bot's clock) a
+// room message must be to be emitted: plain m.room.message and encrypted
+// non-sticky events of the timeline older than this are dropped, and an
+// encrypted one whose key is missing waits for it until its send time plus
+// the window. Ten minutes tolerates clock skew between homeservers and a
+// slow key, and is still too short for a command to be answered long after
+// the sender gave up.
+const MessageWindow = 10 * time.Minute
 
 // Bounds on what undecryptable events may cost.
 const (
@@ -24,6 +33,10 @@ const (
 	// beyond it the one whose stickiness ends first is dropped (the
 	// consumer was told of it once; it simply never decrypts).
 	maxUndecryptable = 256
+	// maxPendingMessages bounds, separately, the non-sticky events (room
+	// messages) kept for a retry: a flood of chat never evicts a waiting
+	// membership. Beyond it the message whose window ends first is dropped.
+	maxPendingMessages = 64
 	// maxKeyRequests bounds the sessions remembered as asked for.
 	maxKeyRequests = 256
 	// maxSticky is MSC4354's cap on stickiness: an undecryptable event
@@ -33,12 +46,14 @@ const (
 	keyRequestTimeout = 5 * time.Second
 )
 
-// undecryptable is one encrypted sticky event whose key is missing.
+// undecryptable is one encrypted event whose key is missing: sticky, or a
+// recent message (message set) of the timeline.
 type undecryptable struct {
-	room  id.RoomID
-	src   Source
-	evt   *event.Event
-	until time.Time
+	room    id.RoomID
+	src     Source
+	evt     *event.Event
+	until   time.Time
+	message bool
 }
 
 // roomCrypto is the Run goroutine's state for encrypted room events.
@@ -69,6 +84,18 @@ func stickyEnd(evt *event.Event, src Source, now time.Time) (time.Time, bool) {
 	return time.UnixMilli(evt.Timestamp).Add(d), true
 }
 
+// messageEnd is when the window of evt, a non-sticky room event, ends, or
+// false when it already has. A timestamp in the future (the sending
+// server's clock, or a lie) counts as now.
+func messageEnd(evt *event.Event, now time.Time) (time.Time, bool) {
+	sent := time.UnixMilli(evt.Timestamp)
+	if sent.After(now) {
+		sent = now
+	}
+	until := sent.Add(MessageWindow)
+	return until, until.After(now)
+}
+
 // missingKey reports whether a Megolm decryption failed for want of the
 // session's key (or of its earlier ratchet steps), which may still come.
 func missingKey(err error) bool {
@@ -76,8 +103,10 @@ func missingKey(err error) bool {
 }
 
 // roomEncrypted handles one m.room.encrypted room event: it returns the
-// Event to emit (decrypted, or undecryptable the first time its key is
-// found missing), or false for nothing to emit. Hostile or broken
+// Event to emit (decrypted, or, if sticky, undecryptable the first time its
+// key is found missing), or false for nothing to emit. A message (non-sticky
+// event of the timeline) without its key is not emitted: no consumer can
+// use it; it waits for the key within its window. Hostile or broken
 // ciphertext is refused with a log line.
 func (s *syncer) roomEncrypted(ctx context.Context, room id.RoomID, src Source, evt *event.Event) (Event, bool) {
 	rc := s.roomCrypto
@@ -85,13 +114,20 @@ func (s *syncer) roomEncrypted(ctx context.Context, room id.RoomID, src Source, 
 	if _, joined := s.joined[room]; !joined {
 		return Event{}, false
 	}
-	until, sticky := stickyEnd(evt, src, rc.now())
-	if !sticky {
-		return Event{}, false
-	}
-	if !until.After(rc.now()) {
+	now := rc.now()
+	until, sticky := stickyEnd(evt, src, now)
+	switch {
+	case sticky && !until.After(now):
 		log.Debug("skipping an encrypted sticky event whose stickiness has ended")
 		return Event{}, false
+	case !sticky && src != SourceTimeline:
+		return Event{}, false
+	case !sticky:
+		var recent bool
+		if until, recent = messageEnd(evt, now); !recent {
+			log.Debug("skipping an encrypted message older than the message window")
+			return Event{}, false
+		}
 	}
 	content, ok := evt.Content.Parsed.(*event.EncryptedEventContent)
 	if !ok || content.Algorithm != id.AlgorithmMegolmV1 {
@@ -107,9 +143,12 @@ func (s *syncer) roomEncrypted(ctx context.Context, room id.RoomID, src Source, 
 		if rc.has(evt.ID) {
 			return Event{}, false
 		}
-		rc.add(&undecryptable{room: room, src: src, evt: evt, until: until})
+		rc.add(&undecryptable{room: room, src: src, evt: evt, until: until, message: !sticky})
 		s.requestKey(ctx, room, evt, content)
-		log.Debug("encrypted sticky event undecryptable for now", "session_id", content.SessionID, "err", err)
+		log.Debug("encrypted event undecryptable for now", "sticky", sticky, "session_id", content.SessionID, "err", err)
+		if !sticky {
+			return Event{}, false
+		}
 		return Event{Kind: KindTimeline, RoomID: room, Source: src, Evt: evt, Undecryptable: true}, true
 	default:
 		log.Info("refusing an encrypted room event", "err", err)
@@ -129,7 +168,7 @@ func decryptedEvent(room id.RoomID, src Source, evt, dec *event.Event) Event {
 
 // retryUndecryptable tries the waiting events again (after room keys may
 // have arrived) and emits those that now decrypt. Events of rooms the bot
-// is no longer in, or no longer sticky, are dropped.
+// is no longer in, no longer sticky or past their window are dropped.
 func (s *syncer) retryUndecryptable(ctx context.Context) error {
 	rc := s.roomCrypto
 	now := rc.now()
@@ -210,15 +249,24 @@ func (rc *roomCrypto) drop(evt id.EventID) {
 	}
 }
 
-// add queues u, dropping the event whose stickiness ends first when full.
+// add queues u. When its kind (sticky or message) is at its bound, the
+// event of that kind whose wait ends first is dropped.
 func (rc *roomCrypto) add(u *undecryptable) {
-	if len(rc.pending) >= maxUndecryptable {
-		first := 0
-		for i, p := range rc.pending {
-			if p.until.Before(rc.pending[first].until) {
-				first = i
-			}
+	limit := maxUndecryptable
+	if u.message {
+		limit = maxPendingMessages
+	}
+	n, first := 0, -1
+	for i, p := range rc.pending {
+		if p.message != u.message {
+			continue
 		}
+		n++
+		if first < 0 || p.until.Before(rc.pending[first].until) {
+			first = i
+		}
+	}
+	if n >= limit {
 		rc.pending = append(rc.pending[:first], rc.pending[first+1:]...)
 	}
 	rc.pending = append(rc.pending, u)

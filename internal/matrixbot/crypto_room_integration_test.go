@@ -49,6 +49,16 @@ func newCryptoScene(t *testing.T) *cryptoScene {
 	return &cryptoScene{env: env, cfg: cfg, logger: logger, logs: logs, bot: r, aliceUser: aliceUser, alice: env.NewCryptoClient(t, aliceUser)}
 }
 
+// twoRooms has alice make a Megolm room and a plain one and invite the
+// bot into both; it returns once the bot has joined them.
+func (sc *cryptoScene) twoRooms(t *testing.T) (encrypted, plain id.RoomID) {
+	t.Helper()
+	encrypted = sc.env.CreateEncryptedRoom(t, sc.alice)
+	plain = sc.env.CreateRoom(t, sc.aliceUser)
+	joinRooms(t, sc.bot, sc.aliceUser, encrypted, plain)
+	return encrypted, plain
+}
+
 // joinRooms has inviter invite the bot into each room and returns once the
 // bot has joined them all and a sync has ended after.
 func joinRooms(t *testing.T, r *running, inviter *testenv.User, rooms ...id.RoomID) {

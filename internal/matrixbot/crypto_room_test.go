@@ -35,6 +35,12 @@ func megolmEvent(t testing.TB, eventID, sid string, sticky time.Duration) *event
 	if sticky > 0 {
 		wire["msc4354_sticky"] = map[string]any{"duration_ms": sticky.Milliseconds()}
 	}
+	return roomEvent(t, wire)
+}
+
+// roomEvent decodes the timeline event wire of cryptoRoom as the sync does.
+func roomEvent(t testing.TB, wire map[string]any) *event.Event {
+	t.Helper()
 	raw, _ := json.Marshal(wire)
 	var evt event.Event
 	if err := json.Unmarshal(raw, &evt); err != nil {

@@ -112,14 +112,24 @@ type Event struct {
 	Sender     id.UserID
 	Reason     string
 
-	// KindTimeline from an encrypted room (sticky m.room.encrypted events;
-	// see crypto_room.go). Decrypted: Evt arrived Megolm-encrypted and is
-	// given decrypted (same event ID, sender, timestamp and stickiness;
-	// Source as it arrived), whether at once or later when its key came.
-	// Undecryptable: Evt is the encrypted event, whose room key the bot
-	// lacks; it has asked for the key and emits the event again, Decrypted,
-	// if the key comes within the event's stickiness. Each undecryptable
-	// event is emitted once per run.
+	// KindTimeline from an encrypted room (see crypto_room.go): sticky
+	// m.room.encrypted events, and non-sticky ones of the timeline (room
+	// messages) sent within MessageWindow before the bot saw them.
+	// Decrypted: Evt arrived Megolm-encrypted and is given decrypted (same
+	// event ID, sender, timestamp and stickiness, content parsed, any type;
+	// Source as it arrived; Evt.Mautrix.TrustState says how far the session
+	// is tied to a device of the sender), whether at once or later when its
+	// key came. Undecryptable (sticky events only): Evt is the encrypted
+	// event, whose room key the bot lacks; it has asked for the key and
+	// emits the event again, Decrypted, if the key comes within the event's
+	// stickiness. Each undecryptable event is emitted once per run. A
+	// message whose key is missing is not emitted (no consumer can use it):
+	// the bot asks for the key and emits it Decrypted if the key comes
+	// within its window.
+	//
+	// Room messages (m.room.message, plain or encrypted) older than
+	// MessageWindow are never emitted, so an initial sync's backlog of
+	// commands is not run again.
 	Decrypted     bool
 	Undecryptable bool
 

@@ -26,14 +26,16 @@ var (
 
 // filterJSON is the inline sync filter: no presence, account data or
 // ephemeral events; state and timeline restricted to what the membership
-// tracker needs. Members are not lazy-loaded so the tracker sees every
-// membership of a room on the initial sync.
+// tracker and the room commands need. Members are not lazy-loaded so the
+// tracker sees every membership of a room on the initial sync.
 var filterJSON = func() string {
 	none := &mautrix.FilterPart{NotTypes: []event.Type{{Type: "*"}}}
 	// m.room.encrypted: sticky memberships in encrypted rooms (Synapse does
 	// not filter the sticky section, but a sticky event in the timeline
-	// appears only there).
-	timeline := append(append([]event.Type{}, stateTypes...), TypeRTCMember, event.EventRedaction, event.EventEncrypted)
+	// appears only there), and messages there. m.room.message: room
+	// commands.
+	timeline := append(append([]event.Type{}, stateTypes...), TypeRTCMember, event.EventRedaction, event.EventEncrypted,
+		event.EventMessage)
 	f := mautrix.Filter{
 		AccountData: none,
 		Presence:    none,

@@ -38,6 +38,11 @@ func (s *syncer) roomEvents(ctx context.Context, room id.RoomID, src Source, evt
 		if evt.StateKey != nil {
 			kind = KindState
 		}
+		if kind == KindTimeline && evt.Type == event.EventMessage {
+			if _, recent := messageEnd(evt, s.roomCrypto.now()); !recent {
+				continue // stale, like an encrypted one (MessageWindow)
+			}
+		}
 		if kind == KindState && src != SourceInvite && evt.Type == event.StateEncryption {
 			if err := s.bot.rooms.note(ctx, evt); err != nil {
 				return err

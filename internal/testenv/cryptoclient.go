@@ -232,3 +232,31 @@ func (e *Env) CreateEncryptedRoom(t testing.TB, c *CryptoClient, members ...*Use
 	}
 	return room
 }
+
+// SendRoomEncrypted Megolm-encrypts content as an event of type typ for
+// room and sends it (not sticky), as a client sends a message in an
+// encrypted room; the session is shared as by SendStickyEncrypted.
+func (c *CryptoClient) SendRoomEncrypted(ctx context.Context, room id.RoomID, typ event.Type, content any, shareWith ...id.UserID) (id.EventID, error) {
+	enc, err := c.encryptRoom(ctx, room, typ, content, shareWith)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.Client.SendMessageEvent(ctx, room, event.EventEncrypted, enc)
+	if err != nil {
+		return "", fmt.Errorf("send encrypted %s: %w", typ.Type, err)
+	}
+	return resp.EventID, nil
+}
+
+// encryptRoom shares the room's Megolm session with shareWith's devices
+// (the first time) and encrypts content as typ with it.
+func (c *CryptoClient) encryptRoom(ctx context.Context, room id.RoomID, typ event.Type, content any, shareWith []id.UserID) (*event.EncryptedEventContent, error) {
+	if err := c.Machine.ShareGroupSession(ctx, room, shareWith); err != nil {
+		return nil, fmt.Errorf("share megolm session: %w", err)
+	}
+	enc, err := c.Machine.EncryptMegolmEvent(ctx, room, typ, content)
+	if err != nil {
+		return nil, fmt.Errorf("megolm encrypt: %w", err)
+	}
+	return enc, nil
+}

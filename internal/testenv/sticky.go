@@ -45,12 +45,9 @@ func SendSticky(ctx context.Context, cli *mautrix.Client, room id.RoomID, typ ev
 // reuse it, so users added to shareWith later get no key (see
 // ForwardRoomKey).
 func (c *CryptoClient) SendStickyEncrypted(ctx context.Context, room id.RoomID, typ event.Type, content any, d time.Duration, shareWith ...id.UserID) (id.EventID, error) {
-	if err := c.Machine.ShareGroupSession(ctx, room, shareWith); err != nil {
-		return "", fmt.Errorf("share megolm session: %w", err)
-	}
-	enc, err := c.Machine.EncryptMegolmEvent(ctx, room, typ, content)
+	enc, err := c.encryptRoom(ctx, room, typ, content, shareWith)
 	if err != nil {
-		return "", fmt.Errorf("megolm encrypt: %w", err)
+		return "", err
 	}
 	return SendSticky(ctx, c.Client, room, event.EventEncrypted, enc, d)
 }

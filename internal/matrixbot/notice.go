@@ -25,9 +25,13 @@ const noticeTimeout = 30 * time.Second
 
 // Notice is an m.notice: Body is the plain body; HTML, if set, the
 // formatted_body (org.matrix.custom.html), already escaped by the caller.
+// ReplyTo, if set, makes it a reply to that event of the room (a command
+// being answered): m.relates_to with m.in_reply_to, without the fallback
+// quote the spec no longer asks for.
 type Notice struct {
-	Body string
-	HTML string
+	Body    string
+	HTML    string
+	ReplyTo id.EventID
 }
 
 // content is the m.room.message content of n. "m.mentions" is always
@@ -43,12 +47,17 @@ func (n Notice) content() map[string]any {
 		c["format"] = event.FormatHTML
 		c["formatted_body"] = n.HTML
 	}
+	if n.ReplyTo != "" {
+		c["m.relates_to"] = map[string]any{"m.in_reply_to": map[string]any{"event_id": n.ReplyTo}}
+	}
 	return c
 }
 
 // SendNotice sends n into room as an m.notice: Megolm-encrypted (as
 // m.room.encrypted, its session shared with every joined member's devices)
-// when the room is encrypted, plain otherwise. When the room's encryption
+// when the room is encrypted, plain otherwise. A reply's m.relates_to is in
+// the encrypted payload and, as the spec asks (relations stay visible to
+// the server), copied by mautrix to the cleartext envelope. When the room's encryption
 // cannot be learned (not synced yet and the homeserver unreachable) it
 // sends nothing and returns ErrRoomEncryptionUnknown. Errors wrap ErrNotice.
 // It may be called from any goroutine once LoggedIn is closed, until Close.

@@ -1,12 +1,14 @@
 package matrixbot
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 )
@@ -36,9 +38,7 @@ func TestSendNotice(t *testing.T) {
 	sc := newCryptoScene(t)
 	env, r, alice, aliceUser, botUser := sc.env, sc.bot, sc.alice, sc.aliceUser, sc.cfg.UserID
 	ctx := t.Context()
-	encRoom := env.CreateEncryptedRoom(t, alice)
-	plainRoom := env.CreateRoom(t, aliceUser)
-	joinRooms(t, r, aliceUser, encRoom, plainRoom)
+	encRoom, plainRoom := sc.twoRooms(t)
 
 	first := Notice{Body: "Recording started: @x:y <b>", HTML: "Recording <b>started</b>: @x:y &lt;b&gt;"}
 	if err := r.SendNotice(ctx, encRoom, first); err != nil {
@@ -72,5 +72,88 @@ func TestSendNotice(t *testing.T) {
 	err := r.SendNotice(ctx, outside, Notice{Body: "never sent"})
 	if !errors.Is(err, ErrNotice) || !errors.Is(err, ErrRoomEncryptionUnknown) {
 		t.Fatalf("notice into a room the bot is not in: %v", err)
+	}
+}
+
+// replyTarget is the event a message content replies to ("" if none).
+func replyTarget(content map[string]any) id.EventID {
+	rel, _ := content["m.relates_to"].(map[string]any)
+	to, _ := rel["m.in_reply_to"].(map[string]any)
+	s, _ := to["event_id"].(string)
+	return id.EventID(s)
+}
+
+// payloadOnly decrypts the encrypted event eventID of room as alice with
+// the cleartext m.relates_to taken off its envelope, so what comes out is
+// the encrypted payload alone (mautrix copies the envelope's relation into
+// a payload that has none).
+func payloadOnly(t *testing.T, alice *testenv.CryptoClient, room id.RoomID, eventID id.EventID) *event.Event {
+	t.Helper()
+	evt, err := alice.Client.GetEvent(t.Context(), room, eventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var content map[string]any
+	if err := json.Unmarshal(evt.Content.VeryRaw, &content); err != nil {
+		t.Fatal(err)
+	}
+	delete(content, "m.relates_to")
+	raw, _ := json.Marshal(content)
+	evt.RoomID, evt.Type, evt.Content = room, event.EventEncrypted, event.Content{VeryRaw: raw}
+	if err := evt.Content.ParseRaw(evt.Type); err != nil {
+		t.Fatal(err)
+	}
+	dec, err := alice.Machine.DecryptMegolmEvent(t.Context(), evt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dec
+}
+
+// TestSendNoticeReply (#13 room commands): a notice with ReplyTo answers
+// that event: in a plain room its content carries m.relates_to with
+// m.in_reply_to; in an encrypted room the relation is inside the encrypted
+// payload and, as the spec asks, also on the cleartext m.room.encrypted
+// envelope. Mentions stay empty.
+func TestSendNoticeReply(t *testing.T) {
+	sc := newCryptoScene(t)
+	r, alice, aliceUser, botUser := sc.bot, sc.alice, sc.aliceUser, sc.cfg.UserID
+	ctx := t.Context()
+	encRoom, plainRoom := sc.twoRooms(t)
+
+	cmd, err := aliceUser.Client.SendText(ctx, plainRoom, "!call status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := Notice{Body: "No call.", ReplyTo: cmd.EventID}
+	if err := r.SendNotice(ctx, plainRoom, n); err != nil {
+		t.Fatal(err)
+	}
+	re := alice.FindRoomEvent(t, 30*time.Second, plainRoom, testenv.IsNotice(botUser, n.Body))
+	checkNotice(t, re, n, false)
+	if got := replyTarget(re.Evt.Content.Raw); got != cmd.EventID {
+		t.Errorf("plain reply to %q, want %q: %+v", got, cmd.EventID, re.Evt.Content.Raw)
+	}
+
+	encCmd, err := alice.SendRoomEncrypted(ctx, encRoom, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "!call status"},
+		aliceUser.ID, botUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n = Notice{Body: "No call here.", ReplyTo: encCmd}
+	if err := r.SendNotice(ctx, encRoom, n); err != nil {
+		t.Fatal(err)
+	}
+	re = alice.FindRoomEvent(t, 30*time.Second, encRoom, testenv.IsNotice(botUser, n.Body))
+	checkNotice(t, re, n, true)
+	envelope, err := aliceUser.Client.GetEvent(ctx, encRoom, re.Evt.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := replyTarget(envelope.Content.Raw); envelope.Type.Type != event.EventEncrypted.Type || got != encCmd {
+		t.Errorf("envelope %s replies to %q, want %q: %+v", envelope.Type.Type, got, encCmd, envelope.Content.Raw)
+	}
+	if got := replyTarget(payloadOnly(t, alice, encRoom, re.Evt.ID).Content.Raw); got != encCmd {
+		t.Errorf("encrypted payload replies to %q, want %q", got, encCmd)
 	}
 }

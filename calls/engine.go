@@ -1,15 +1,13 @@
 package calls
 
 import (
-	"errors"
-
 	"github.com/switchboard-rtc/switchboard/media"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
-// ErrNotCarried is returned by an engine asked to act on a call it does
-// not carry.
-var ErrNotCarried = errors.New("calls: call not carried")
+// ErrNotCarried is wrapped by an engine asked to act on a call it does not
+// carry; it is media's, the seam every engine imports.
+var ErrNotCarried = media.ErrCallNotCarried
 
 // Engine carries calls' media: the LiveKit SFU participant, the mesh. The
 // supervisor calls Carry and Release from one goroutine; Health and

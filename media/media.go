@@ -121,7 +121,10 @@ type KeyFrameRequester interface {
 // Feature acts on one call's media. The engine calls SourceAdded for each
 // remote stream (from any of its goroutines) and Close once when the call
 // ends or the feature is turned off; after Close returns, the feature has
-// no goroutine left and writes no more.
+// no goroutine left and writes no more. Every sink a feature returned is
+// closed before the feature is: when its source ends, and when the feature
+// is turned off while the call goes on (its streams end for it; no
+// WriteFrame follows).
 type Feature interface {
 	// SourceAdded offers a remote stream; the feature returns the sink for
 	// its frames, or nil to ignore it.
@@ -137,6 +140,11 @@ type Factory interface {
 
 // ErrClosed is returned by an Output or a Call that has ended.
 var ErrClosed = errors.New("media: closed")
+
+// ErrCallNotCarried is wrapped by an engine asked to act on a call it does
+// not carry. It is declared here, the seam every engine imports, so that
+// the supervisor tells it apart whatever the engine.
+var ErrCallNotCarried = errors.New("media: call not carried")
 
 // startOn checks what a Factory's Start gets: a call is required, a nil
 // logger discards, and the call's key frame requester is used when it has

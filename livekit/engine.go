@@ -203,9 +203,7 @@ func (e *Engine) CallState(call membership.CallKey) string {
 
 // Snapshot describes one carried call.
 func (e *Engine) Snapshot(call membership.CallKey) (CallSnapshot, bool) {
-	e.mu.Lock()
-	p := e.calls[call]
-	e.mu.Unlock()
+	p := e.carried(call)
 	if p == nil {
 		return CallSnapshot{}, false
 	}
@@ -230,14 +228,41 @@ func (e *Engine) Calls() []CallSnapshot {
 	return out
 }
 
-// SetFeatures sets call's media features (calls.Engine). Not yet
-// implemented: features come from New's features function.
-func (e *Engine) SetFeatures(call membership.CallKey, features []media.Factory) {}
-
-// StartFeature runs a one-off feature on call (calls.Engine). Not yet
-// implemented.
-func (e *Engine) StartFeature(call membership.CallKey, f media.Factory) error {
-	return fmt.Errorf("livekit: start %s in %s: %w", f.Name(), call.Room, errNotImplemented)
+// SetFeatures sets call's media features (calls.Engine): by name, those
+// running go on untouched, new ones start (on connection; each offered the
+// call's current sources), those no longer listed stop (their sinks get
+// no more frames and are closed, then the feature is). A listed feature
+// that finished on its own (media.Finisher) is not started again until a
+// set leaves it out. Until SetFeatures is called for a call, New's
+// features function gives the set on connection. It does not wait: the
+// call's participant applies it. Unknown calls are ignored.
+func (e *Engine) SetFeatures(call membership.CallKey, features []media.Factory) {
+	if p := e.carried(call); p != nil {
+		p.inbox.setFeatures(slices.Clone(features))
+	}
 }
 
-var errNotImplemented = errors.New("not implemented")
+// StartFeature runs f on call beside its set (calls.Engine), now or once
+// connected, offered current and future sources, until it finishes
+// (media.Finisher: the engine then closes it) or the call ends. Its error
+// wraps media.ErrCallNotCarried for a call the engine does not carry.
+func (e *Engine) StartFeature(call membership.CallKey, f media.Factory) error {
+	if f == nil {
+		return fmt.Errorf("livekit: start a feature in %s: %w", call.Room, ErrNoFeature)
+	}
+	p := e.carried(call)
+	if p == nil || p.ctx.Err() != nil {
+		return fmt.Errorf("livekit: start %s in %s: %w", f.Name(), call.Room, media.ErrCallNotCarried)
+	}
+	p.inbox.startFeature(f)
+	return nil
+}
+
+// ErrNoFeature: StartFeature was given no feature.
+var ErrNoFeature = errors.New("livekit: no feature")
+
+func (e *Engine) carried(call membership.CallKey) *participant {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls[call]
+}

@@ -119,6 +119,12 @@ func newRig(t *testing.T, features ...media.Factory) *rig {
 	if len(features) == 0 {
 		features = []media.Factory{echoFactory{}}
 	}
+	return startRig(t, features, nil)
+}
+
+// startRig is newRig with exactly the features New's function gives, and
+// the engine's tokens passed through wrap when it is not nil.
+func startRig(t *testing.T, features []media.Factory, wrap func(lkengine.Tokens) lkengine.Tokens) *rig {
 	env := testenv.Require(t)
 	room := id.RoomID(fmt.Sprintf("!echo%x:localhost", randomKey(t, 6)))
 	r := &rig{t: t, env: env, call: membership.CallKey{Room: room, Application: "m.call", Scope: "m.room"},
@@ -144,9 +150,13 @@ func newRig(t *testing.T, features ...media.Factory) *rig {
 	r.self = e2ee.Participant{Call: r.call, Identity: lkid.Legacy(string(botUser), string(botDevice)), UserID: botUser, DeviceID: botDevice}
 	must(t, r.store.Set(r.self, 0, r.botKey, time.Now()))
 
+	var engTokens lkengine.Tokens = tokens
+	if wrap != nil {
+		engTokens = wrap(tokens)
+	}
 	logs := &logbuf.Buffer{}
 	r.eng = lkengine.New(lkengine.EngineConfig{Self: botSelf}, slog.New(slog.NewTextHandler(logs, nil)),
-		tokens, r.store, func(membership.CallKey) []media.Factory { return features }, nil)
+		engTokens, r.store, func(membership.CallKey) []media.Factory { return features }, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- r.eng.Run(ctx) }()
@@ -368,15 +378,21 @@ func (p *peer) checkClean() {
 // waitLeft waits until the peer sees identity leave the room.
 func (p *peer) waitLeft(identity string) {
 	p.t.Helper()
+	p.await(p.left, identity+" leave", func(who string) bool { return who == identity })
+}
+
+// await waits for a name on ch that ok accepts.
+func (p *peer) await(ch <-chan string, what string, ok func(string) bool) {
+	p.t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
 		select {
-		case who := <-p.left:
-			if who == identity {
+		case name := <-ch:
+			if ok(name) {
 				return
 			}
 		case <-timeout:
-			p.t.Fatalf("peer %c did not see %s leave", p.tag, identity)
+			p.t.Fatalf("peer %c did not see %s", p.tag, what)
 		}
 	}
 }

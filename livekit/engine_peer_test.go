@@ -50,13 +50,16 @@ type peer struct {
 	bad      int
 	tracks   []string // encryption of each of our tracks it got
 	left     chan string
+	gone     chan string // names of our tracks it lost
 
-	got chan echoed
+	got       chan echoed
+	announced chan echoed // frames of our announceTrack
 }
 
 func newPeer(t *testing.T, tag byte) *peer {
 	return &peer{t: t, tag: tag, sendKeys: map[byte]cipher.AEAD{}, ourKeys: map[byte]cipher.AEAD{},
-		got: make(chan echoed, 4096), left: make(chan string, 8)}
+		got: make(chan echoed, 4096), left: make(chan string, 8), gone: make(chan string, 64),
+		announced: make(chan echoed, 4096)}
 }
 
 func (p *peer) callbacks() *lksdk.RoomCallback {
@@ -67,16 +70,30 @@ func (p *peer) callbacks() *lksdk.RoomCallback {
 				if rp.Identity() != botIdentity {
 					return // another peer's own track
 				}
+				if pub.Name() == announceTrack {
+					go p.read(tr, announceTag, p.announced)
+					return
+				}
 				p.mu.Lock()
 				p.tracks = append(p.tracks, pub.TrackInfo().GetEncryption().String())
 				p.mu.Unlock()
-				go p.read(tr)
+				go p.read(tr, p.tag, p.got)
+			},
+			OnTrackUnsubscribed: func(_ *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+				if rp.Identity() == botIdentity {
+					select {
+					case p.gone <- pub.Name():
+					default:
+					}
+				}
 			},
 		},
 	}
 }
 
-func (p *peer) read(tr *webrtc.TrackRemote) {
+// read takes our frames on tr, which must be the peer's frames of tag,
+// into out.
+func (p *peer) read(tr *webrtc.TrackRemote, tag byte, out chan<- echoed) {
 	sif := p.room.SifTrailer()
 	for {
 		pkt, _, err := tr.ReadRTP()
@@ -98,14 +115,14 @@ func (p *peer) read(tr *webrtc.TrackRemote) {
 			continue
 		}
 		n := binary.BigEndian.Uint32(plain[2:])
-		if string(plain) != string(peerFrame(p.tag, n)) {
+		if string(plain) != string(peerFrame(tag, n)) {
 			p.mu.Lock()
 			p.bad++
 			p.mu.Unlock()
 			continue
 		}
 		select {
-		case p.got <- echoed{n: n, kid: kid}:
+		case out <- echoed{n: n, kid: kid}:
 		default:
 		}
 	}

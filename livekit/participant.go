@@ -26,8 +26,9 @@ type participant struct {
 
 	keys     *callKeys // the map is run's; the rings are shared with readers
 	publish  *queue[*output]
-	keyFrame *queue[string]  // track ids features want a key frame of
-	features []media.Feature // run's; set once, on the first connection
+	keyFrame *queue[string] // track ids features want a key frame of
+	inbox    *featureInbox
+	feats    featureState // run's
 
 	mu      sync.Mutex // guards what snapshot reads
 	st      callStatus
@@ -58,6 +59,8 @@ func newParticipant(e *Engine, call membership.CallKey, focus membership.Focus) 
 		keys:     newCallKeys(e.cfg.Self),
 		publish:  newQueue[*output](),
 		keyFrame: &queue[string]{limit: maxKeyFrameRequests, ready: make(chan struct{}, 1)},
+		inbox:    newFeatureInbox(),
+		feats:    featureState{ended: map[string]bool{}},
 		peers:    map[string]*peerState{},
 	}
 	p.st = callStatus{focus: focus, state: StateConnecting, since: time.Now()}
@@ -107,7 +110,7 @@ func (p *participant) run(parent context.Context) {
 		c, err := p.connect(focus)
 		if err == nil {
 			backoff = 0
-			p.startFeatures()
+			p.applyFeatures(c)
 			err = p.serve(c, sub, &focus)
 			c.close()
 		}
@@ -139,17 +142,22 @@ var errNoSources = errors.New("livekit: the engine has no token source or key st
 var errFocusMoved = errors.New("livekit: the call moved to another focus")
 
 // wait sleeps d, or less when the focus changes; false when stopped.
+// Features taken out of the set meanwhile stop at once.
 func (p *participant) wait(d time.Duration, focus *membership.Focus) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-p.ctx.Done():
-		return false
-	case f := <-p.focus:
-		p.moveTo(f, focus)
-		return true
-	case <-t.C:
-		return true
+	for {
+		select {
+		case <-p.ctx.Done():
+			return false
+		case f := <-p.focus:
+			p.moveTo(f, focus)
+			return true
+		case <-p.inbox.ready:
+			p.applyFeatures(nil)
+		case <-t.C:
+			return true
+		}
 	}
 }
 
@@ -164,49 +172,6 @@ func (p *participant) moveTo(f membership.Focus, focus *membership.Focus) {
 func (p *participant) applyKeys(sub *e2ee.Subscription) {
 	for _, err := range p.keys.apply(sub.Take()) {
 		p.log.Warn("media key not usable", "err", err)
-	}
-}
-
-// startFeatures starts the call's features once, when first connected, so
-// they find a call that can publish.
-func (p *participant) startFeatures() {
-	if p.features != nil {
-		return
-	}
-	p.features = []media.Feature{}
-	var names []string
-	reporters := map[string]media.StatsReporter{}
-	for _, f := range p.e.features(p.call) {
-		feat, err := f.Start(p, p.log.With("feature", f.Name()))
-		if err != nil {
-			p.log.Error("media feature did not start", "feature", f.Name(), "err", err)
-			continue
-		}
-		p.features = append(p.features, feat)
-		names = append(names, f.Name())
-		if r, ok := feat.(media.StatsReporter); ok {
-			reporters[f.Name()] = r
-		}
-	}
-	p.mu.Lock()
-	p.st.featureNames, p.st.reporters = names, reporters
-	p.mu.Unlock()
-}
-
-// closeFeatures closes the features (the call is released) and then our
-// outputs, which no feature writes any more.
-func (p *participant) closeFeatures() {
-	for _, f := range p.features {
-		if err := f.Close(); err != nil {
-			p.log.Warn("media feature did not close cleanly", "err", err)
-		}
-	}
-	p.mu.Lock()
-	outs := p.outputs
-	p.outputs = nil
-	p.mu.Unlock()
-	for _, o := range outs {
-		o.shut()
 	}
 }
 

@@ -28,6 +28,7 @@ type conn struct {
 	remotes map[string]struct{}        // identities in the room
 	tracks  map[*output]publishedTrack // our outputs published on this connection
 	pli     map[string]func()          // by remote track id: ask its sender for a key frame
+	sources []*reader                  // remote tracks read (some may have ended)
 }
 
 // publishedTrack is an output's track on one connection.
@@ -139,6 +140,8 @@ func (p *participant) serve(c *conn, sub *e2ee.Subscription, focus *membership.F
 			}
 		case <-sub.Ready():
 			p.applyKeys(sub)
+		case <-p.inbox.ready:
+			p.applyFeatures(c)
 		case <-p.publish.ready:
 			for _, o := range p.publish.take() {
 				p.publishOn(c, o)

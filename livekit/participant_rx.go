@@ -3,6 +3,7 @@ package livekit
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,9 +62,22 @@ func (p *participant) subscribed(c *conn, identity string, track *webrtc.TrackRe
 	peer.userID, peer.deviceID = src.UserID, src.DeviceID
 	peer.addTrack(ts)
 	p.mu.Unlock()
-	feats := append([]media.Feature(nil), p.features...)
-	r := &reader{track: track, src: src, dec: dec, sif: c.sif, feats: feats, st: ts}
+	r := &reader{track: track, src: src, dec: dec, sif: c.sif, st: ts}
+	p.offer(c, r)
 	c.readers.Go(r.run)
+}
+
+// offer gives a new source to every running feature and keeps its reader
+// among c's sources, for the features that start later.
+func (p *participant) offer(c *conn, r *reader) {
+	var sinks []featureSink
+	for _, f := range p.feats.running {
+		if s := f.f.SourceAdded(r.src); s != nil {
+			sinks = append(sinks, featureSink{f, s})
+		}
+	}
+	r.fan = newFanout(sinks)
+	c.sources = append(slices.DeleteFunc(c.sources, (*reader).ended), r)
 }
 
 // RequestKeyFrame asks the sender of a remote video source for a key frame
@@ -74,29 +88,24 @@ func (p *participant) RequestKeyFrame(src media.Source) {
 	}
 }
 
-// reader moves one remote track's frames from RTP to the features.
+// reader moves one remote track's frames from RTP to the features' sinks
+// (the fan-out the participant's goroutine changes as features come and
+// go).
 type reader struct {
 	track *webrtc.TrackRemote
 	src   media.Source
 	dec   *frame.Decryptor // nil: the track is not encrypted
 	sif   []byte
-	feats []media.Feature
+	fan   *fanout
 	st    *trackState
 }
 
+// ended reports whether the reader has ended and closed its sinks.
+func (r *reader) ended() bool { return r.fan.list.Load() == endedList }
+
 func (r *reader) run() {
 	defer r.st.active.Store(false)
-	var sinks []media.Sink
-	for _, f := range r.feats {
-		if s := f.SourceAdded(r.src); s != nil {
-			sinks = append(sinks, s)
-		}
-	}
-	defer func() {
-		for _, s := range sinks {
-			s.Close()
-		}
-	}()
+	defer r.fan.end()
 	asm := newAssembler(r.src.Codec)
 	var plain []byte
 	for {
@@ -118,10 +127,7 @@ func (r *reader) run() {
 			plain = data // reuse the buffer for the next frame
 		}
 		r.st.counters.in.Add(1)
-		mf := media.Frame{Data: data, RTPTime: f.rtpTime, Duration: f.duration, KeyFrame: f.keyFrame, Received: time.Now()}
-		for _, s := range sinks {
-			s.WriteFrame(mf)
-		}
+		r.fan.write(media.Frame{Data: data, RTPTime: f.rtpTime, Duration: f.duration, KeyFrame: f.keyFrame, Received: time.Now()})
 	}
 }
 

@@ -29,7 +29,8 @@ type CallSnapshot struct {
 	LiveKitRoom string    `json:"livekit_room,omitempty"`
 	Identity    string    `json:"identity,omitempty"` // ours in the LiveKit room
 	// KeyIndex is the index we encrypt with; absent before our key came.
-	KeyIndex     *int                  `json:"key_index,omitempty"`
+	KeyIndex *int `json:"key_index,omitempty"`
+	// Features names the running features, the set's and one-offs.
 	Features     []string              `json:"features,omitempty"`
 	Participants []ParticipantSnapshot `json:"participants"`
 	Outputs      []OutputSnapshot      `json:"outputs"`

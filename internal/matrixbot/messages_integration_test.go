@@ -20,6 +20,16 @@ func textMessage(body string) *event.MessageEventContent {
 	return &event.MessageEventContent{MsgType: event.MsgText, Body: body}
 }
 
+// say has alice send an m.text message with body, unencrypted, into room.
+func (sc *cryptoScene) say(t *testing.T, room id.RoomID, body string) id.EventID {
+	t.Helper()
+	resp, err := sc.aliceUser.Client.SendMessageEvent(t.Context(), room, event.EventMessage, textMessage(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.EventID
+}
+
 // checkMessage fails t unless e is the m.room.message from sender with
 // body, from the timeline, decrypted or not as wanted.
 func checkMessage(t *testing.T, e Event, sender id.UserID, body string, decrypted bool) {
@@ -41,11 +51,8 @@ func TestRoomMessages(t *testing.T) {
 	ctx := t.Context()
 	encRoom, plainRoom := sc.twoRooms(t)
 
-	plain, err := aliceUser.Client.SendMessageEvent(ctx, plainRoom, event.EventMessage, textMessage("!call status"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkMessage(t, r.next(t, 20*time.Second, "the plain message", eventIn(plainRoom, plain.EventID)),
+	plain := sc.say(t, plainRoom, "!call status")
+	checkMessage(t, r.next(t, 20*time.Second, "the plain message", eventIn(plainRoom, plain)),
 		aliceUser.ID, "!call status", false)
 
 	first, err := alice.SendRoomEncrypted(ctx, encRoom, event.EventMessage, textMessage("!call join"), aliceUser.ID, botUser)

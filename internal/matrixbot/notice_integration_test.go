@@ -121,18 +121,15 @@ func TestSendNoticeReply(t *testing.T) {
 	ctx := t.Context()
 	encRoom, plainRoom := sc.twoRooms(t)
 
-	cmd, err := aliceUser.Client.SendText(ctx, plainRoom, "!call status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := Notice{Body: "No call.", ReplyTo: cmd.EventID}
+	cmd := sc.say(t, plainRoom, "!call status")
+	n := Notice{Body: "No call.", ReplyTo: cmd}
 	if err := r.SendNotice(ctx, plainRoom, n); err != nil {
 		t.Fatal(err)
 	}
 	re := alice.FindRoomEvent(t, 30*time.Second, plainRoom, testenv.IsNotice(botUser, n.Body))
 	checkNotice(t, re, n, false)
-	if got := replyTarget(re.Evt.Content.Raw); got != cmd.EventID {
-		t.Errorf("plain reply to %q, want %q: %+v", got, cmd.EventID, re.Evt.Content.Raw)
+	if got := replyTarget(re.Evt.Content.Raw); got != cmd {
+		t.Errorf("plain reply to %q, want %q: %+v", got, cmd, re.Evt.Content.Raw)
 	}
 
 	encCmd, err := alice.SendRoomEncrypted(ctx, encRoom, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "!call status"},

@@ -51,7 +51,7 @@ func (p *participant) Publish(spec media.OutputSpec) (media.Output, error) {
 		return nil, fmt.Errorf("livekit: publish %q: %w", spec.Name, err)
 	}
 	spec.Audience = slices.Clone(spec.Audience)
-	o := &output{p: p, spec: spec, cap: cp, enc: enc}
+	o := &output{p: p, spec: spec, cap: cp, enc: enc, ready: make(chan struct{})}
 	p.mu.Lock()
 	if p.ctx.Err() != nil {
 		p.mu.Unlock()
@@ -80,7 +80,12 @@ type output struct {
 	hasLast bool
 
 	out, dropped atomic.Uint64
+	ready        chan struct{} // closed once first attached (media.Readier)
+	readyOnce    sync.Once
 }
+
+// Ready is closed once the output was first published (media.Readier).
+func (o *output) Ready() <-chan struct{} { return o.ready }
 
 // WriteFrame encrypts f and sends it; a frame that cannot be sent yet (not
 // published, no key) is counted as dropped.
@@ -144,6 +149,7 @@ func (o *output) attach(t publishedTrack) {
 	defer o.mu.Unlock()
 	if !o.closed {
 		o.track, o.sid = t.track, t.sid
+		o.readyOnce.Do(func() { close(o.ready) })
 	}
 }
 

@@ -20,6 +20,10 @@ const DefaultAnnounceName = "announce"
 // what it missed into the call.
 const maxAnnounceLag = 200 * time.Millisecond
 
+// maxAnnounceReadyWait bounds the wait for our output to be published
+// before the sound starts.
+const maxAnnounceReadyWait = 10 * time.Second
+
 // ErrAnnounceConfig is returned by AnnounceConfig.Validate.
 var ErrAnnounceConfig = errors.New("media: bad announce configuration")
 
@@ -160,7 +164,32 @@ func (p *announcement) run() {
 		return
 	}
 	defer out.Close()
+	if !p.awaitReady(out) {
+		p.end("stopped", nil)
+		return
+	}
 	p.end(p.play(out, sound))
+}
+
+// awaitReady waits, at most maxAnnounceReadyWait, for an output that can
+// tell when it is live (media.Readier): frames written before are lost,
+// and an announcement must not lose its beginning. False when closed
+// meanwhile.
+func (p *announcement) awaitReady(out Output) bool {
+	r, ok := out.(Readier)
+	if !ok {
+		return true
+	}
+	timer := p.cfg.Clock.NewTimer(p.cfg.Clock.Now().Add(maxAnnounceReadyWait))
+	defer timer.Stop()
+	select {
+	case <-r.Ready():
+	case <-timer.C():
+		p.logger.Warn("announcement output not live yet; playing anyway", "after", maxAnnounceReadyWait)
+	case <-p.ctx.Done():
+		return false
+	}
+	return true
 }
 
 // sound returns the configured sound, loading and parsing it if need be.

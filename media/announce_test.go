@@ -279,3 +279,59 @@ func TestNewAnnounceConfig(t *testing.T) {
 		t.Fatalf("Start without a call: %v", err)
 	}
 }
+
+// readyOutput is an output that goes live when ready is closed.
+type readyOutput struct {
+	*fakeOutput
+	ready chan struct{}
+}
+
+func (o readyOutput) Ready() <-chan struct{} { return o.ready }
+
+// readyCall publishes readyOutputs sharing one ready channel.
+type readyCall struct {
+	*announceCall
+	ready chan struct{}
+}
+
+func (c readyCall) Publish(spec OutputSpec) (Output, error) {
+	o, err := c.announceCall.Publish(spec)
+	if err != nil {
+		return nil, err
+	}
+	return readyOutput{o.(*fakeOutput), c.ready}, nil
+}
+
+// TestAnnounceWaitsForReady: with an output that says when it is live, the
+// sound starts only then (frames written before would be lost), and from
+// its beginning; past the bound it plays anyway.
+func TestAnnounceWaitsForReady(t *testing.T) {
+	clock := newFakeClock()
+	call := readyCall{newAnnounceCall(clock), make(chan struct{})}
+	packets := testSoundPackets()
+	sound, err := ParseOggOpus(oggOpusFile(t, packets...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := clock.Now()
+	startAnnounce(t, AnnounceConfig{Sound: sound, Clock: clock}, call)
+	out := call.nextOutput(t)
+	clock.waitArmed(t, start.Add(maxAnnounceReadyWait))
+	noFrameYet(t, out)
+	close(call.ready)
+	if w := out.next(t); !bytes.Equal(w.f.Data, packets[0]) {
+		t.Fatalf("first frame after ready %x, want the sound's first %x", w.f.Data, packets[0])
+	}
+
+	// Never live: it plays once the wait is over.
+	late := readyCall{newAnnounceCall(clock), make(chan struct{})}
+	now := clock.Now()
+	startAnnounce(t, AnnounceConfig{Sound: sound, Clock: clock}, late)
+	out = late.nextOutput(t)
+	clock.waitArmed(t, now.Add(maxAnnounceReadyWait))
+	noFrameYet(t, out)
+	clock.Set(now.Add(maxAnnounceReadyWait))
+	if w := out.next(t); !bytes.Equal(w.f.Data, packets[0]) {
+		t.Fatalf("first frame after the wait %x, want %x", w.f.Data, packets[0])
+	}
+}

@@ -100,6 +100,14 @@ type Output interface {
 	Close() error
 }
 
+// Readier is an Output that can tell when it is live: published, so that
+// its frames reach receivers rather than being counted as dropped. A
+// feature that must not lose its first frames (an announcement) waits for
+// Ready before it starts; features that stream live (echo) need not.
+type Readier interface {
+	Ready() <-chan struct{}
+}
+
 // Call is what an engine offers a feature for one call it carries.
 type Call interface {
 	// Publish opens a stream of ours, encrypted as the call's media is.

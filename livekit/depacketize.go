@@ -130,31 +130,11 @@ func (a *assembler) isKey(f []byte) bool {
 	return false
 }
 
-// opusDuration reads an Opus packet's duration from its TOC byte (RFC 6716
-// section 3.1); 20 ms when the packet is too short to say.
+// opusDuration is an Opus packet's duration; 20 ms, the usual frame, when
+// the packet cannot say.
 func opusDuration(p []byte) time.Duration {
-	const fallback = 20 * time.Millisecond
-	if len(p) == 0 {
-		return fallback
+	if d, err := media.OpusDuration(p); err == nil {
+		return d
 	}
-	config := p[0] >> 3
-	var frame time.Duration
-	switch {
-	case config < 12: // SILK: 10, 20, 40, 60 ms
-		frame = [4]time.Duration{10, 20, 40, 60}[config&3] * time.Millisecond
-	case config < 16: // hybrid: 10, 20 ms
-		frame = [2]time.Duration{10, 20}[config&1] * time.Millisecond
-	default: // CELT: 2.5, 5, 10, 20 ms
-		frame = [4]time.Duration{2500, 5000, 10000, 20000}[config&3] * time.Microsecond
-	}
-	switch p[0] & 3 {
-	case 0:
-		return frame
-	case 1, 2:
-		return 2 * frame
-	}
-	if len(p) < 2 || p[1]&0x3f == 0 {
-		return fallback
-	}
-	return time.Duration(p[1]&0x3f) * frame
+	return 20 * time.Millisecond
 }

@@ -97,7 +97,7 @@ func TestAssemblerOpus(t *testing.T) {
 		{[]byte{0xf8, 1, 2}, 20 * time.Millisecond},    // CELT FB 20 ms
 		{[]byte{0x78, 1}, 20 * time.Millisecond},       // SILK WB 20 ms
 		{[]byte{0x7b, 0x03, 1}, 60 * time.Millisecond}, // SILK WB 20 ms, code 3, 3 frames
-		{[]byte{0xe1, 1}, 5 * time.Millisecond},        // CELT 2.5 ms, code 1 (2 frames)
+		{[]byte{0xe1, 1, 2}, 5 * time.Millisecond},     // CELT 2.5 ms, code 1 (2 equal frames: an even length)
 		{[]byte{0x0b, 0x00}, 20 * time.Millisecond},    // code 3 with no frame count: fallback
 	} {
 		f, ok := a.Push(&rtp.Packet{Payload: tc.payload})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"sync"
 	"time"
 )
@@ -135,6 +136,9 @@ func (f recordFactory) Start(call Call, logger *slog.Logger) (Feature, error) {
 	dir, err := makeRecordingDir(f.cfg.Dir, r.manifest.Started, f.cfg.Room)
 	if err == nil {
 		r.dir = dir
+		r.lock, err = lockRecording(dir)
+	}
+	if err == nil {
 		err = r.writeManifest()
 	}
 	if err != nil {
@@ -156,6 +160,7 @@ type recorder struct {
 	keys   KeyFrameRequester // nil when the engine cannot ask for key frames
 	logger *slog.Logger
 	dir    string
+	lock   *os.File      // holds dir's lock until Close (nil: none taken)
 	abort  chan struct{} // closed when a write failed: every line stops at once
 	wg     sync.WaitGroup
 	// writing serializes manifest writes (lines' and Close's).
@@ -205,8 +210,9 @@ func (r *recorder) refusal(src Source) string {
 }
 
 // fail ends the recording for err (wrapped in ErrRecordWrite): every line
-// stops, no source is taken any more, and OnStop hears why. Only the first
-// failure counts.
+// stops, no source is taken any more, the manifest says when and why where
+// it can still be written, and OnStop hears why. Only the first failure
+// counts.
 func (r *recorder) fail(err error) {
 	err = fmt.Errorf("%w: %w", ErrRecordWrite, err)
 	r.mu.Lock()
@@ -216,9 +222,18 @@ func (r *recorder) fail(err error) {
 	}
 	r.stopErr = err
 	r.stopped = true
+	ended := r.cfg.Clock.Now().UTC()
+	r.manifest.Ended, r.manifest.StopReason = &ended, err.Error()
 	close(r.abort)
 	r.mu.Unlock()
 	r.logger.Error("record: the recording has stopped; the call goes on unrecorded", "dir", r.dir, "err", err)
+	if r.dir != "" {
+		// Often in vain (the folder is what failed), but when only one
+		// file could not be written, the folder says how it ended.
+		if werr := r.writeManifest(); werr != nil {
+			r.logger.Warn("record: cannot write the stop into the manifest", "dir", r.dir, "err", werr)
+		}
+	}
 	if r.cfg.OnStop != nil {
 		r.cfg.OnStop(err)
 	}
@@ -240,10 +255,9 @@ func (r *recorder) Close() error {
 	r.wg.Wait()
 
 	r.mu.Lock()
-	ended := r.cfg.Clock.Now().UTC()
-	r.manifest.Ended = &ended
-	if r.stopErr != nil {
-		r.manifest.StopReason = r.stopErr.Error()
+	if r.manifest.Ended == nil { // a failure ended it earlier
+		ended := r.cfg.Clock.Now().UTC()
+		r.manifest.Ended = &ended
 	}
 	notify := !r.stopped
 	r.stopped = true
@@ -252,6 +266,9 @@ func (r *recorder) Close() error {
 		if err := r.writeManifest(); err != nil {
 			r.logger.Error("record: cannot finish the manifest", "dir", r.dir, "err", err)
 		}
+	}
+	if r.lock != nil {
+		r.lock.Close() // the recording is finished: no longer in progress
 	}
 	r.logger.Info("record: recording ended", "dir", r.dir)
 	if notify && r.cfg.OnStop != nil {
@@ -268,9 +285,12 @@ func (r *recorder) forget(l *recordLine) {
 
 // RecordingStats is the recording as a whole in the recorder's Stats.
 type RecordingStats struct {
-	Dir        string `json:"dir"`
-	Segments   int    `json:"segments"`
-	StopReason string `json:"stop_reason,omitempty"`
+	Dir      string `json:"dir"`
+	Segments int    `json:"segments"`
+	// Ended and StopReason are set once a failure stopped the recording
+	// (the call goes on).
+	Ended      *time.Time `json:"ended,omitempty"`
+	StopReason string     `json:"stop_reason,omitempty"`
 }
 
 // Stats maps "recording" to RecordingStats and each running line's name
@@ -280,7 +300,7 @@ func (r *recorder) Stats() map[string]any {
 	lines := maps.Clone(r.lines)
 	rec := RecordingStats{Dir: r.dir, Segments: len(r.manifest.Segments)}
 	if r.stopErr != nil {
-		rec.StopReason = r.stopErr.Error()
+		rec.StopReason, rec.Ended = r.stopErr.Error(), r.manifest.Ended
 	}
 	r.mu.Unlock()
 	out := make(map[string]any, len(lines)+1)

@@ -122,6 +122,8 @@ func failureKind(err error) string {
 		return "the disk is full"
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EROFS):
 		return "the recording folder is not writable"
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR):
+		return "the recording folder is gone"
 	}
 	return "writing it failed"
 }

@@ -25,6 +25,7 @@ func TestRecordStopNotice(t *testing.T) {
 		nil: "Recording stopped.",
 		fmt.Errorf("%w: %w", media.ErrRecordWrite, &fs.PathError{Op: "write", Path: "/srv/rec/x.ogg", Err: syscall.ENOSPC}): "Recording stopped: the disk is full. The call goes on unrecorded.",
 		fmt.Errorf("%w: %w", media.ErrRecordWrite, &fs.PathError{Op: "open", Path: "/srv/rec", Err: syscall.EACCES}):        "Recording stopped: the recording folder is not writable. The call goes on unrecorded.",
+		fmt.Errorf("%w: %w", media.ErrRecordWrite, &fs.PathError{Op: "open", Path: "/srv/rec/x", Err: syscall.ENOTDIR}):     "Recording stopped: the recording folder is gone. The call goes on unrecorded.",
 		fmt.Errorf("%w: %w", media.ErrRecordWrite, errors.New("/srv/rec: odd")):                                             "Recording stopped: writing it failed. The call goes on unrecorded.",
 	} {
 		got := stopNotice(reason).Body

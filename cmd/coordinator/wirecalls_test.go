@@ -17,16 +17,12 @@ func TestCallFeaturesRecordOnlyWhereAsked(t *testing.T) {
 	cfg.Calls.Features = []string{"echo"}
 	cfg.Calls.RoomFeatures = map[string]string{"!rec:x": "record", "!both:x": "echo, record", "!none:x": ""}
 	cfg.Calls.RecordDir = t.TempDir()
-	plan := featurePlan(&cfg, recordNotices{logger: slog.New(slog.DiscardHandler)})
+	features := callFeatures(&cfg, recordNotices{logger: slog.New(slog.DiscardHandler)})
 	for room, want := range map[string][]string{
 		"!other:x": {"echo"}, "!rec:x": {"record"}, "!both:x": {"echo", "record"}, "!none:x": nil,
 	} {
 		var got []string
-		for _, n := range plan.Names(id.RoomID(room)) {
-			f, err := plan.Build(membership.CallKey{Room: id.RoomID(room), Application: "m.call"}, n)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, f := range features(membership.CallKey{Room: id.RoomID(room), Application: "m.call"}) {
 			got = append(got, f.Name())
 		}
 		if !slices.Equal(got, want) {

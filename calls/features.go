@@ -28,7 +28,8 @@ type FeaturePlan struct {
 	Build func(call membership.CallKey, name string) (media.Factory, error)
 }
 
-func (p FeaturePlan) names(room id.RoomID) []string {
+// Names are room's features as configured.
+func (p FeaturePlan) Names(room id.RoomID) []string {
 	if names, ok := p.Rooms[room]; ok {
 		return names
 	}
@@ -47,7 +48,7 @@ type callFeatures struct {
 // featureNames is call's feature list now: the plan's, with the room's
 // echo and the call's record command applied.
 func (st *state) featureNames(plan FeaturePlan, call membership.CallKey) []string {
-	names := slices.Clone(plan.names(call.Room))
+	names := slices.Clone(plan.Names(call.Room))
 	if on, ok := st.echo[call.Room]; ok {
 		names = withFeature(names, FeatureEcho, on)
 	}

@@ -128,6 +128,9 @@ type CallsConfig struct {
 	MaxSeatsPerRoom     int           `yaml:"max_seats_per_room" doc:"Most calls (per dialect) we take part in in one room; any member can advertise calls, so more are refused (logged, and listed in the admin API). Seats we hold keep theirs; free places go to the longest-waiting calls."`
 	MaxSeats            int           `yaml:"max_seats" doc:"Most calls (per dialect) we take part in across all rooms; each costs a delayed-leave restart every few seconds and state writes."`
 
+	Commands     bool `yaml:"commands" doc:"Answer room commands (!call join, leave, echo on|off, record start|stop, play NAME, status, help) in the rooms the bot is in, plain or encrypted, with an m.notice reply. What they change lasts until the coordinator restarts."`
+	CommandLevel int  `yaml:"command_level" doc:"Power level a user needs in the room for the commands that change what we do (join, leave, echo, record, play); status and help are open to all. 0 to 100 (50: moderators; room creators count as above 100 in room version 12)."`
+
 	Features     []string          `yaml:"features" doc:"Media features on in every call we take part in: echo (each participant hears their own audio, and sees their video, back after echo_delay), record (each participant's decrypted audio, and video unless record_video is off, to record_dir). Empty: we join as a silent participant."`
 	RoomFeatures map[string]string `yaml:"room_features" doc:"Per-room overrides of features, room id to a comma-separated list (empty: none), e.g. {\"!abc:example.org\": echo}."`
 	EchoDelay    time.Duration     `yaml:"echo_delay" doc:"How long the echo feature waits before playing a participant's media back (1ms to 10s)."`
@@ -157,6 +160,7 @@ func defaultConfig() Config {
 			FamedlyLeaveDelay: 18 * time.Second, FamedlyLeaveRestart: 4 * time.Second,
 			RTCExpiry: 4 * time.Hour, RTCRefresh: time.Hour,
 			RTCLeaveDelay: 10 * time.Second, RTCLeaveRestart: 5 * time.Second,
+			Commands: true, CommandLevel: calls.DefaultCommandLevel,
 			MaxSeatsPerRoom: calls.DefaultMaxSeatsPerRoom, MaxSeats: calls.DefaultMaxSeats, EchoDelay: 500 * time.Millisecond, RecordVideo: true},
 		E2EE: E2EEConfig{
 			FamedlyEventTypes:  []string{e2ee.FamedlyKeysEventType, e2ee.FamedlyKeysEventTypeAlias},

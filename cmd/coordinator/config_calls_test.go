@@ -19,6 +19,9 @@ func TestCheckConfigSeatBounds(t *testing.T) {
 			"calls.max_seats_per_room: must be at least 1, got 0", "calls.max_seats: must be at least 1, got -3"}},
 		{"calls: {max_seats_per_room: many}", []string{"calls.max_seats_per_room:"}},
 		{"calls: {echo_delay: 0s}", []string{"calls.echo_delay: 0s is not between 1ms and 10s"}},
+		{"calls: {command_level: 101, max_seats: 0}", []string{"calls.command_level: 101 is not a power level from 0 to 100",
+			"calls.max_seats: must be at least 1"}},
+		{"calls: {command_level: -1}", []string{"calls.command_level: -1 is not a power level from 0 to 100"}},
 		{`calls: {features: [echo, karaoke], room_features: {"not-a-room": echo, "!r:x": "echo,nope"}, echo_delay: 1m}
 livekit: {service_url: "wss://sfu.example.org"}`, []string{
 			`calls.features: "karaoke" is not a feature (known: echo, record)`, `calls.room_features: "not-a-room" is not a room id`,

@@ -310,6 +310,9 @@ func (c *Config) validateFeatures(bad func(key, format string, args ...any)) {
 	if (len(c.Calls.Features) > 0 || len(c.Calls.RoomFeatures) > 0) && !c.botEnabled() {
 		bad("calls.features", "needs the Matrix bot (matrix.homeserver_url and matrix.bot)")
 	}
+	if l := c.Calls.CommandLevel; l < 0 || l > 100 {
+		bad("calls.command_level", "%d is not a power level from 0 to 100", l)
+	}
 	if c.Calls.EchoDelay <= 0 || c.Calls.EchoDelay > 10*time.Second {
 		bad("calls.echo_delay", "%v is not between 1ms and 10s (1ms for no delay)", c.Calls.EchoDelay)
 	}
@@ -342,9 +345,9 @@ func (c *Config) validateRecordDir(bad func(key, format string, args ...any)) {
 }
 
 // recordingUsed reports whether calls.features or any room's features
-// name record.
+// name record, or a room command may start a recording.
 func (c *Config) recordingUsed() bool {
-	if slices.Contains(c.Calls.Features, "record") {
+	if slices.Contains(c.Calls.Features, "record") || c.Calls.Commands && c.botEnabled() {
 		return true
 	}
 	for _, list := range c.Calls.RoomFeatures {

@@ -88,16 +88,23 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		// The one place that decides which calls we take part in.
 		notes := newRoomNotifier(logger.With("component", "notices"), bp.bot)
 		runs = append(runs, notes.Run)
-		eng, err := newLiveKitEngine(cfg, logger, bp, sfu, notes, func(ctx context.Context, room string) error {
+		eng, err := newLiveKitEngine(cfg, logger, bp, sfu, func(ctx context.Context, room string) error {
 			return ensureRoom(ctx, room)
 		})
 		if err != nil {
 			return err
 		}
 		defer eng.Close()
-		sup := newSupervisor(cfg, logger, bp, membership.NewClientWriter(bp.bot.Client), eng)
+		sup := newSupervisor(cfg, logger, bp, membership.NewClientWriter(bp.bot.Client), notes, eng)
 		defer sup.Close()
 		runs = append(runs, eng.Run, sup.Run)
+		if cfg.Calls.Commands {
+			run, err := newCommands(cfg, logger, bp, sup)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, run)
+		}
 		admin.Handle("/admin/", membership.AdminHandlerWithKeys(bp.tracker, sup, keyReport{bp.keys}))
 		admin.Handle("GET /admin/v1/supervisor", sup.AdminHandler())
 		admin.Handle("GET /admin/v1/media", mediaAdmin(eng))

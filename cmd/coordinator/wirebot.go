@@ -148,3 +148,26 @@ func (p *botParts) close() {
 	_ = p.invites.Close()
 	_ = p.bot.Close()
 }
+
+// newCommands adds the room command reader's route to the bot's router
+// (before it runs) and returns the reader's Run; run is the supervisor.
+func newCommands(cfg *Config, logger *slog.Logger, p *botParts, run commandRunner) (func(context.Context) error, error) {
+	route := commandRoute()
+	in, err := p.router.Add(route)
+	if err != nil {
+		return nil, err
+	}
+	dropped := func() uint64 {
+		for _, s := range p.router.Stats() {
+			if s.Name == route.Name {
+				return s.Dropped
+			}
+		}
+		return 0
+	}
+	fetch := func(ctx context.Context, room id.RoomID) (*roomAuth, error) {
+		return fetchRoomAuth(ctx, p.bot.Client(), room)
+	}
+	cr := newCommandReader(logger.With("component", "commands"), cfg.Calls.CommandLevel, p.bot.Self, run, p.bot, fetch, dropped)
+	return func(ctx context.Context) error { return cr.Run(ctx, in) }, nil
+}

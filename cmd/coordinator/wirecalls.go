@@ -32,10 +32,16 @@ func supervisorConfig(cfg *Config) calls.Config {
 	return calls.Config{Policy: policy, MaxSeatsPerRoom: c.MaxSeatsPerRoom, MaxSeats: c.MaxSeats}
 }
 
-// newSupervisor builds the call supervisor over the bot's parts; engines
-// are asked in order.
-func newSupervisor(cfg *Config, logger *slog.Logger, p *botParts, self calls.Self, engines ...calls.Engine) *calls.Supervisor {
-	return calls.New(logger.With("component", "calls"), supervisorConfig(cfg), p.tracker, p.presence,
+// newSupervisor builds the call supervisor over the bot's parts, owning
+// each call's media features (their recordings told to the room through
+// notes); engines are asked in order.
+func newSupervisor(cfg *Config, logger *slog.Logger, p *botParts, self calls.Self, notes *roomNotifier,
+	engines ...calls.Engine) *calls.Supervisor {
+	sc := supervisorConfig(cfg)
+	sc.Features = featurePlan(cfg, recordNotices{logger.With("component", "record"), notes.Notify})
+	// Sound stays nil (play is "not configured") until the announce
+	// feature is wired to the sounds folder.
+	return calls.New(logger.With("component", "calls"), sc, p.tracker, p.presence,
 		roomFacts{p.roster, p.invites}, self, p.feed.Ready(), engines...)
 }
 
@@ -53,13 +59,12 @@ func engineHealth(m *sfuhealth.Monitor) func() (bool, string) {
 var _ membership.BotRooms = roomFacts{}
 
 // newLiveKitEngine builds the LiveKit engine: our E2EE media participant in
-// every LiveKit-focus call the supervisor hands it, with the call's media
-// features. Its tokens are minted here for calls on our own service URL and
+// every LiveKit-focus call the supervisor hands it, with the media features
+// the supervisor sets. Its tokens are minted here for calls on our own service URL and
 // fetched from any other focus as a client does, through the same SSRF
 // rules as the OpenID checks (a focus any room member may name).
-// ensureRoom makes a LiveKit room exist (the JWT service's, bound late);
-// notes sends the recordings' notices to their rooms.
-func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhealth.Monitor, notes *roomNotifier,
+// ensureRoom makes a LiveKit room exist (the JWT service's, bound late).
+func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhealth.Monitor,
 	ensureRoom func(ctx context.Context, room string) error) (*lklive.Engine, error) {
 	self := bp.bot.Self
 	mint, err := lktoken.New(cfg.LiveKit.Key, cfg.LiveKit.Secret, cfg.LiveKit.TokenTTL)
@@ -94,40 +99,34 @@ func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhe
 			return nil, fmt.Errorf("calls.record_dir: %w", err)
 		}
 	}
+	// No features function: the supervisor sets each call's features.
 	return lklive.New(lklive.EngineConfig{Self: self}, logger.With("component", "livekit"), tokens, bp.keys,
-		callFeatures(cfg, recordNotices{logger.With("component", "record"), notes.Notify}), engineHealth(sfu)), nil
+		nil, engineHealth(sfu)), nil
 }
 
-// callFeatures turns calls.features and calls.room_features (validated
-// already) into each call's media features. record is made per call (its
-// folder and manifest name the call); its start and stop are told to the
-// room (notes), its early stop logged, and the call goes on unrecorded.
-func callFeatures(cfg *Config, notes recordNotices) func(membership.CallKey) []media.Factory {
+// featurePlan turns calls.features and calls.room_features (validated
+// already) into the supervisor's feature plan. record is made per call
+// (its folder and manifest name the call); its start and stop are told to
+// the room (notes), its early stop logged, and the call goes on
+// unrecorded.
+func featurePlan(cfg *Config, notes recordNotices) calls.FeaturePlan {
 	echoCfg := media.DefaultEchoConfig()
 	echoCfg.Delay = cfg.Calls.EchoDelay
 	echo := media.NewEcho(echoCfg)
-	build := func(call membership.CallKey, names []string) []media.Factory {
-		var out []media.Factory
-		for _, n := range names {
-			switch n {
-			case "echo":
-				out = append(out, echo)
-			case "record":
-				out = append(out, media.NewRecorder(notes.recordConfig(cfg, call)))
-			}
-		}
-		return out
-	}
 	byRoom := map[id.RoomID][]string{}
 	for room, list := range cfg.Calls.RoomFeatures {
 		byRoom[id.RoomID(room)] = splitList(list)
 	}
-	return func(call membership.CallKey) []media.Factory {
-		if names, ok := byRoom[call.Room]; ok {
-			return build(call, names)
-		}
-		return build(call, cfg.Calls.Features)
-	}
+	return calls.FeaturePlan{Default: cfg.Calls.Features, Rooms: byRoom,
+		Build: func(call membership.CallKey, name string) (media.Factory, error) {
+			switch name {
+			case calls.FeatureEcho:
+				return echo, nil
+			case calls.FeatureRecord:
+				return media.NewRecorder(notes.recordConfig(cfg, call)), nil
+			}
+			return nil, fmt.Errorf("%q is not a feature", name)
+		}}
 }
 
 // mediaAdmin serves GET /admin/v1/media: per call our participant's state,

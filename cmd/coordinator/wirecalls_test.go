@@ -17,12 +17,16 @@ func TestCallFeaturesRecordOnlyWhereAsked(t *testing.T) {
 	cfg.Calls.Features = []string{"echo"}
 	cfg.Calls.RoomFeatures = map[string]string{"!rec:x": "record", "!both:x": "echo, record", "!none:x": ""}
 	cfg.Calls.RecordDir = t.TempDir()
-	features := callFeatures(&cfg, recordNotices{logger: slog.New(slog.DiscardHandler)})
+	plan := featurePlan(&cfg, recordNotices{logger: slog.New(slog.DiscardHandler)})
 	for room, want := range map[string][]string{
 		"!other:x": {"echo"}, "!rec:x": {"record"}, "!both:x": {"echo", "record"}, "!none:x": nil,
 	} {
 		var got []string
-		for _, f := range features(membership.CallKey{Room: id.RoomID(room), Application: "m.call"}) {
+		for _, n := range plan.Names(id.RoomID(room)) {
+			f, err := plan.Build(membership.CallKey{Room: id.RoomID(room), Application: "m.call"}, n)
+			if err != nil {
+				t.Fatal(err)
+			}
 			got = append(got, f.Name())
 		}
 		if !slices.Equal(got, want) {

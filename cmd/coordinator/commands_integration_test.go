@@ -1,0 +1,135 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/switchboard-rtc/switchboard/calls"
+	"github.com/switchboard-rtc/switchboard/internal/testenv"
+)
+
+// supervisorView is GET /admin/v1/supervisor as the tests read it.
+type supervisorView struct {
+	Decisions []calls.Decision `json:"decisions"`
+	Overrides []calls.Override `json:"overrides"`
+}
+
+// roomDecision is the joined decision for room's call, if any.
+func (v supervisorView) roomDecision(room id.RoomID) (calls.Decision, bool) {
+	for _, d := range v.Decisions {
+		if d.Room == room.String() && d.State == calls.StateJoined {
+			return d, true
+		}
+	}
+	return calls.Decision{}, false
+}
+
+// commandUser sends commands into a room as one user and reads the bot's
+// answers with that user's device (decrypting them in an encrypted room).
+type commandUser struct {
+	dev       *testenv.CryptoClient
+	encrypted bool
+	shareWith []id.UserID // an encrypted command's session goes to them
+}
+
+// ask sends body as an m.text and returns the bot's reply to it: an
+// m.notice whose reply relation names the command.
+func (u commandUser) ask(t *testing.T, room id.RoomID, bot id.UserID, body string) string {
+	t.Helper()
+	content := map[string]any{"msgtype": "m.text", "body": body}
+	var cmd id.EventID
+	if u.encrypted {
+		var err error
+		if cmd, err = u.dev.SendRoomEncrypted(t.Context(), room, event.EventMessage, content, u.shareWith...); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		resp, err := u.dev.Client.SendMessageEvent(t.Context(), room, event.EventMessage, content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd = resp.EventID
+	}
+	re := u.dev.FindRoomEvent(t, time.Minute, room, func(re testenv.RoomEvent) bool {
+		m := re.Evt.Content.AsMessage()
+		return re.Evt.Sender == bot && m.MsgType == event.MsgNotice && m.RelatesTo.GetReplyTo() == cmd
+	})
+	if re.Encrypted != u.encrypted {
+		t.Errorf("reply to %q: encrypted %v in a room encrypted %v", body, re.Encrypted, u.encrypted)
+	}
+	return re.Evt.Content.AsMessage().Body
+}
+
+// TestRoomCommands: in an unencrypted and an encrypted room (Megolm
+// commands, Megolm replies), a user below calls.command_level is refused
+// politely and may still ask status; a moderator's join takes the bot into
+// the call although calls.join is never, and echo on is what the engine is
+// told from then on (the supervisor's admin view); each answer is an
+// m.notice reply to its command.
+func TestRoomCommands(t *testing.T) {
+	env := testenv.Require(t)
+	addr, bot := startBotCoordinator(t, env, map[string]string{
+		"SWITCHBOARD_CALLS_JOIN": "never", "SWITCHBOARD_LIVEKIT_SERVICE_URL": env.ServiceURL,
+	})
+	for _, encrypted := range []bool{false, true} {
+		name := map[bool]string{false: "unencrypted", true: "encrypted"}[encrypted]
+		t.Run(name, func(t *testing.T) {
+			alice, bob := env.RegisterUser(t, "alice"), env.RegisterUser(t, "bob")
+			ac, bc := env.NewCryptoClient(t, alice), env.NewCryptoClient(t, bob)
+			var room id.RoomID
+			if encrypted {
+				room = env.CreateEncryptedRoom(t, ac, bob)
+			} else {
+				room = env.CreateRoom(t, alice, bob)
+			}
+			inviteBot(t, alice, room, bot)
+			everyone := []id.UserID{alice.ID, bob.ID, bot}
+			mod := commandUser{dev: ac, encrypted: encrypted, shareWith: everyone}    // level 100
+			member := commandUser{dev: bc, encrypted: encrypted, shareWith: everyone} // level 0
+
+			if got := member.ask(t, room, bot, "!call echo on"); got != "Sorry, !call echo on needs power level 50 or more in this room, and yours is 0." {
+				t.Errorf("member's echo on: %q", got)
+			}
+			if got := member.ask(t, room, bot, "!call status"); got != "I am not in a call in this room." {
+				t.Errorf("member's status: %q", got)
+			}
+			if v := adminGet[supervisorView](t, addr, "/admin/v1/supervisor"); len(v.Overrides) != 0 && slices.ContainsFunc(v.Overrides,
+				func(o calls.Override) bool { return o.Room == room.String() }) {
+				t.Errorf("a refused command changed something: %+v", v.Overrides)
+			}
+
+			// A call in the room; the policy keeps us out until a moderator asks.
+			famedlyJoinCalls(t, env, alice, room, "ALICEDEV", "")
+			if got := mod.ask(t, room, bot, "!call join"); got != "OK: I am joining this room's call." {
+				t.Errorf("join: %q", got)
+			}
+			waitFor(t, 30*time.Second, "the supervisor joined the call", func() bool {
+				_, ok := adminGet[supervisorView](t, addr, "/admin/v1/supervisor").roomDecision(room)
+				return ok
+			})
+			if d, _ := adminGet[supervisorView](t, addr, "/admin/v1/supervisor").roomDecision(room); len(d.Features) != 0 {
+				t.Errorf("features before echo on: %v", d.Features)
+			}
+			if got := mod.ask(t, room, bot, "!call echo on"); !strings.HasPrefix(got, "Echo is on") {
+				t.Errorf("echo on: %q", got)
+			}
+			v := adminGet[supervisorView](t, addr, "/admin/v1/supervisor")
+			if d, _ := v.roomDecision(room); !slices.Equal(d.Features, []string{"echo"}) {
+				t.Errorf("features after echo on: %v", d.Features)
+			}
+			if !slices.Contains(v.Overrides, calls.Override{Room: room.String(), Command: "!call echo on"}) ||
+				!slices.Contains(v.Overrides, calls.Override{Room: room.String(), Command: "!call join"}) {
+				t.Errorf("overrides %+v", v.Overrides)
+			}
+			if got := member.ask(t, room, bot, "!call status"); !strings.HasPrefix(got, "I am in 1 call(s) here:\n- the room's call (livekit") ||
+				!strings.HasSuffix(got, "echo on, recording off") {
+				t.Errorf("status in the call: %q", got)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/calls"
+	"github.com/switchboard-rtc/switchboard/internal/logbuf"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 )
 
@@ -17,6 +19,14 @@ import (
 type supervisorView struct {
 	Decisions []calls.Decision `json:"decisions"`
 	Overrides []calls.Override `json:"overrides"`
+}
+
+// engineFeaturesView is GET /admin/v1/media's features per call.
+type engineFeaturesView struct {
+	Calls []struct {
+		Room     string   `json:"room"`
+		Features []string `json:"features"`
+	} `json:"calls"`
 }
 
 // roomDecision is the joined decision for room's call, if any.
@@ -73,8 +83,18 @@ func (u commandUser) ask(t *testing.T, room id.RoomID, bot id.UserID, body strin
 // m.notice reply to its command.
 func TestRoomCommands(t *testing.T) {
 	env := testenv.Require(t)
-	addr, bot := startBotCoordinator(t, env, map[string]string{
+	cfg, bot := botCoordinatorEnv(t, env, map[string]string{
 		"SWITCHBOARD_CALLS_JOIN": "never", "SWITCHBOARD_LIVEKIT_SERVICE_URL": env.ServiceURL,
+	})
+	// The coordinator's log, shown when the test fails.
+	var logs logbuf.Buffer
+	addr, _ := startServeWith(t, cfg, func(stderr io.Writer) error {
+		return run(t.Context(), []string{"coordinator", "serve"}, envOf(cfg), io.Discard, io.MultiWriter(stderr, &logs))
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("coordinator log:\n%s", logs.String())
+		}
 	})
 	for _, encrypted := range []bool{false, true} {
 		name := map[bool]string{false: "unencrypted", true: "encrypted"}[encrypted]
@@ -122,6 +142,15 @@ func TestRoomCommands(t *testing.T) {
 			if d, _ := v.roomDecision(room); !slices.Equal(d.Features, []string{"echo"}) {
 				t.Errorf("features after echo on: %v", d.Features)
 			}
+			// The engine was told: its call runs echo.
+			waitFor(t, 30*time.Second, "the engine runs echo in the call", func() bool {
+				for _, c := range adminGet[engineFeaturesView](t, addr, "/admin/v1/media").Calls {
+					if c.Room == room.String() && slices.Equal(c.Features, []string{"echo"}) {
+						return true
+					}
+				}
+				return false
+			})
 			if !slices.Contains(v.Overrides, calls.Override{Room: room.String(), Command: "!call echo on"}) ||
 				!slices.Contains(v.Overrides, calls.Override{Room: room.String(), Command: "!call join"}) {
 				t.Errorf("overrides %+v", v.Overrides)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -160,5 +162,46 @@ func TestRoomCommands(t *testing.T) {
 				t.Errorf("status in the call: %q", got)
 			}
 		})
+	}
+}
+
+// TestFetchRoomAuth: what the reader asks the homeserver when it has not
+// seen a room's power levels: the real Synapse's create event (with its
+// sender) and power levels, read as Permitted needs them; in room version
+// 12 the creator outranks everyone, and a room the asker cannot read is an
+// error, not a default.
+func TestFetchRoomAuth(t *testing.T) {
+	env := testenv.Require(t)
+	alice, bob := env.RegisterUser(t, "alice"), env.RegisterUser(t, "bob")
+	room := env.CreateRoom(t, alice, bob)
+	a, err := fetchRoomAuth(t.Context(), bob.Client, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := a.levels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.Level(alice.ID) != 100 || pl.Level(bob.ID) != 0 || len(pl.Creators) != 0 {
+		t.Errorf("levels %+v: alice %d, bob %d", pl, pl.Level(alice.ID), pl.Level(bob.ID))
+	}
+
+	v12, err := alice.Client.CreateRoom(t.Context(), &mautrix.ReqCreateRoom{Preset: "private_chat", RoomVersion: id.RoomV12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err = fetchRoomAuth(t.Context(), alice.Client, v12.RoomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl, err = a.levels(); err != nil || !slices.Equal(pl.Creators, []id.UserID{alice.ID}) {
+		t.Errorf("room version 12: %+v, %v", pl, err)
+	}
+	if ok, _ := calls.Permitted(calls.Command{Verb: calls.VerbJoin}, alice.ID, pl, calls.RequiredLevels(100)); !ok {
+		t.Error("the creator of a version 12 room is refused")
+	}
+
+	if _, err := fetchRoomAuth(t.Context(), bob.Client, v12.RoomID); !errors.Is(err, errRoomStateUnknown) {
+		t.Errorf("a room bob is not in: %v", err)
 	}
 }

@@ -218,8 +218,12 @@ func (cr *commandReader) handle(ctx context.Context, job commandJob) {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	n, outcome := cr.outcome(ctx, job)
+	what := job.cmd.String()
+	if job.err != nil {
+		what = job.err.Error()
+	}
 	cr.logger.Info("room command", "room", job.room, "event_id", job.event, "sender", job.sender,
-		"command", job.cmd.String(), "outcome", outcome)
+		"command", what, "outcome", outcome)
 	err := cr.send.SendNotice(ctx, job.room, matrixbot.Notice{Body: n.Body, HTML: n.HTML, ReplyTo: job.event})
 	if err != nil && ctx.Err() == nil {
 		cr.logger.Error("room command not answered", "room", job.room, "event_id", job.event, "err", err)

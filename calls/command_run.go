@@ -10,6 +10,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/switchboard-rtc/switchboard/media"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -17,7 +18,8 @@ import (
 type commandRequest struct {
 	room  id.RoomID
 	cmd   Command
-	reply chan Result // 1-buffered: Run never waits on it
+	sound media.Factory // play: made by Config.Sound before Run sees it
+	reply chan Result   // 1-buffered: Run never waits on it
 }
 
 // Reasons a command could not be done, shown to the room.
@@ -35,8 +37,16 @@ const (
 // the room's current calls, play starts an announcement in them, status
 // tells what we do there. The overrides live in Run's memory (a restart
 // forgets them). Run does the work; Command waits for it until ctx ends.
+// play's sound is made (Config.Sound, which may read a file) here, in the
+// caller's goroutine, never in Run's.
 func (s *Supervisor) Command(ctx context.Context, room id.RoomID, cmd Command) Result {
 	req := commandRequest{room: room, cmd: cmd, reply: make(chan Result, 1)}
+	if cmd.Verb == VerbPlay {
+		var failed *Result
+		if req.sound, failed = s.sound(room, cmd.Name); failed != nil {
+			return *failed
+		}
+	}
 	select {
 	case s.commands <- req:
 	case <-s.stopped:
@@ -55,8 +65,8 @@ func (s *Supervisor) Command(ctx context.Context, room id.RoomID, cmd Command) R
 // command runs cmd in Run's goroutine. A command that changes what we do
 // is decided at once (decided, and whether a call waits for our
 // membership), so the reply tells of a change already made.
-func (s *Supervisor) command(st *state, room id.RoomID, cmd Command) (res Result, decided, waiting bool) {
-	res, changed := s.runCommand(st, room, cmd)
+func (s *Supervisor) command(st *state, room id.RoomID, cmd Command, sound media.Factory) (res Result, decided, waiting bool) {
+	res, changed := s.runCommand(st, room, cmd, sound)
 	if !changed {
 		return res, false, false
 	}
@@ -66,7 +76,7 @@ func (s *Supervisor) command(st *state, room id.RoomID, cmd Command) (res Result
 
 // runCommand applies cmd in Run's goroutine. changed says the overrides
 // changed, so Run decides again before answering.
-func (s *Supervisor) runCommand(st *state, room id.RoomID, cmd Command) (Result, bool) {
+func (s *Supervisor) runCommand(st *state, room id.RoomID, cmd Command, sound media.Factory) (Result, bool) {
 	failed := func(reason string) (Result, bool) { return Result{Outcome: OutcomeFailed, Reason: reason}, false }
 	switch cmd.Verb {
 	case VerbJoin, VerbLeave:
@@ -91,7 +101,7 @@ func (s *Supervisor) runCommand(st *state, room id.RoomID, cmd Command) (Result,
 		}
 		return Result{}, true
 	case VerbPlay:
-		return s.play(st, room, cmd.Name), false
+		return s.play(st, room, cmd.Name, sound), false
 	case VerbStatus:
 		return Result{Status: s.status(st, room)}, false
 	}
@@ -115,9 +125,25 @@ func (s *Supervisor) afterCommand(st *state, room id.RoomID, cmd Command, res Re
 	return res
 }
 
-// play starts the named sound in each of room's carried calls.
-func (s *Supervisor) play(st *state, room id.RoomID, name string) Result {
+// sound makes the announcement play NAME asks for in room, or says why
+// not (Config.Sound's error text is shown to the room).
+func (s *Supervisor) sound(room id.RoomID, name string) (media.Factory, *Result) {
 	if s.cfg.Sound == nil {
+		return nil, &Result{Outcome: OutcomeFailed, Reason: reasonNoPlay}
+	}
+	f, err := s.cfg.Sound(room, name)
+	if err != nil {
+		return nil, &Result{Outcome: OutcomeFailed, Reason: err.Error()}
+	}
+	if f == nil {
+		return nil, &Result{Outcome: OutcomeFailed, Reason: reasonNoPlay}
+	}
+	return f, nil
+}
+
+// play starts sound (named name) in each of room's carried calls.
+func (s *Supervisor) play(st *state, room id.RoomID, name string, sound media.Factory) Result {
+	if sound == nil {
 		return Result{Outcome: OutcomeFailed, Reason: reasonNoPlay}
 	}
 	var calls []membership.CallKey
@@ -128,10 +154,6 @@ func (s *Supervisor) play(st *state, room id.RoomID, name string) Result {
 	}
 	if len(calls) == 0 {
 		return Result{Outcome: OutcomeFailed, Reason: reasonNoCall}
-	}
-	sound, err := s.cfg.Sound(room, name)
-	if err != nil {
-		return Result{Outcome: OutcomeFailed, Reason: err.Error()}
 	}
 	var errs []string
 	for _, call := range calls {

@@ -35,9 +35,16 @@ func planOf(b *builds, def []string, rooms map[id.RoomID][]string) FeaturePlan {
 	return FeaturePlan{Default: def, Rooms: rooms, Build: b.build}
 }
 
-// do runs cmd as Run would.
+// do runs cmd as Command and Run would.
 func do(s *Supervisor, st *state, room id.RoomID, cmd Command) Result {
-	res, _, _ := s.command(st, room, cmd)
+	var sound media.Factory
+	if cmd.Verb == VerbPlay {
+		var failed *Result
+		if sound, failed = s.sound(room, cmd.Name); failed != nil {
+			return *failed
+		}
+	}
+	res, _, _ := s.command(st, room, cmd, sound)
 	return res
 }
 

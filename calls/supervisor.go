@@ -149,7 +149,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			timer.Reset(reconcileDelay)
 			continue
 		case req := <-s.commands:
-			res, decided, waiting := s.command(st, req.room, req.cmd)
+			res, decided, waiting := s.command(st, req.room, req.cmd, req.sound)
 			if decided {
 				timer.Reset(s.next(waiting))
 			}

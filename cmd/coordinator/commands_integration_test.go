@@ -161,6 +161,28 @@ func TestRoomCommands(t *testing.T) {
 				!strings.HasSuffix(got, "echo on, recording off") {
 				t.Errorf("status in the call: %q", got)
 			}
+
+			// Record this call; play has no sounds yet; leave.
+			if got := mod.ask(t, room, bot, "!call record start"); got != "Recording started." {
+				t.Errorf("record start: %q", got)
+			}
+			waitFor(t, 30*time.Second, "the engine records the call", func() bool {
+				for _, c := range adminGet[engineFeaturesView](t, addr, "/admin/v1/media").Calls {
+					if c.Room == room.String() && slices.Equal(c.Features, []string{"echo", "record"}) {
+						return true
+					}
+				}
+				return false
+			})
+			if got := mod.ask(t, room, bot, "!call play hello"); got != "Could not do !call play hello: playing is not configured." {
+				t.Errorf("play: %q", got)
+			}
+			if got := mod.ask(t, room, bot, "!call leave"); got != "OK: I am leaving this room's call." {
+				t.Errorf("leave: %q", got)
+			}
+			if _, joined := adminGet[supervisorView](t, addr, "/admin/v1/supervisor").roomDecision(room); joined {
+				t.Error("still in the call after leave")
+			}
 		})
 	}
 }

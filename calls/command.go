@@ -27,7 +27,7 @@ const (
 	VerbLeave  Verb = "leave"  // leave it
 	VerbEcho   Verb = "echo"   // echo on|off
 	VerbRecord Verb = "record" // record start|stop
-	VerbPlay   Verb = "play"   // play NAME: an announcement from the configured folder
+	VerbPlay   Verb = "play"   // play NAME: an announcement from the configured folder; alone, in reply to an audio message: that upload
 	VerbStatus Verb = "status" // what we do in this room
 	VerbHelp   Verb = "help"   // the command list
 )
@@ -73,11 +73,19 @@ func commandErr(kind error, text string) error { return &CommandError{Kind: kind
 // Command is one parsed room command.
 type Command struct {
 	Verb Verb
-	On   bool   // echo on, record start
-	Name string // play: a safe file name (see ValidSoundName)
+	On   bool // echo on, record start
+	// Name is play's sound: a safe file name (see ValidSoundName), or
+	// empty for "!call play" alone, which plays the audio message the
+	// command replies to.
+	Name string
+	// Sound is play's announcement made by the caller already (an upload
+	// it downloaded and parsed); never set by ParseCommand. When set,
+	// Supervisor.Command plays it instead of asking Config.Sound.
+	Sound media.Factory
 }
 
-// String is the command as a user types it; it parses back to c.
+// String is the command as a user types it; it parses back to c (Sound
+// aside).
 func (c Command) String() string {
 	switch c.Verb {
 	case VerbEcho:
@@ -85,6 +93,9 @@ func (c Command) String() string {
 	case VerbRecord:
 		return CommandPrefix + " record " + onOff(c.On, "start", "stop")
 	case VerbPlay:
+		if c.Name == "" {
+			return CommandPrefix + " play"
+		}
 		return CommandPrefix + " play " + c.Name
 	}
 	return CommandPrefix + " " + string(c.Verb)
@@ -125,7 +136,8 @@ func (v Verb) usage() string {
 // a Matrix reply fallback ("> " lines and the blank line after them) and
 // surrounding whitespace are stripped first. The verb and its on/off,
 // start/stop argument are case-insensitive (ASCII); a play NAME keeps its
-// case. "!call" alone is help. Errors wrap ErrNotCommand,
+// case; "!call play" alone plays the audio message it replies to (the
+// caller finds it). "!call" alone is help. Errors wrap ErrNotCommand,
 // ErrUnknownCommand, ErrBadArgument or ErrTooLong, as *CommandError.
 func ParseCommand(body string) (Command, error) {
 	truncated := len(body) > MaxBodyBytes
@@ -172,6 +184,9 @@ func ParseCommand(body string) (Command, error) {
 		return Command{}, commandErr(ErrBadArgument, "Use "+CommandPrefix+" "+string(verb)+" "+yes+" or "+
 			CommandPrefix+" "+string(verb)+" "+no+".")
 	case VerbPlay:
+		if len(args) == 0 {
+			return Command{Verb: VerbPlay}, nil
+		}
 		if len(args) != 1 || !ValidSoundName(args[0]) {
 			return Command{}, commandErr(ErrBadArgument, "Use "+VerbPlay.usage()+": a NAME is 1 to 64 letters, digits, "+
 				"dots, dashes or underscores, and does not start with a dot.")

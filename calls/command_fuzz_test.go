@@ -45,7 +45,7 @@ func FuzzParseCommand(f *testing.F) {
 		for _, v := range verbs {
 			known = known || v == c.Verb
 		}
-		if !known || (c.Verb == VerbPlay) != ValidSoundName(c.Name) || (c.On && c.Verb != VerbEcho && c.Verb != VerbRecord) {
+		if !known || (c.Verb != VerbPlay && c.Name != "") || (c.Name != "" && !ValidSoundName(c.Name)) || c.Sound != nil || (c.On && c.Verb != VerbEcho && c.Verb != VerbRecord) {
 			t.Fatalf("%q parsed to a malformed %+v", body, c)
 		}
 		if back, err := ParseCommand(c.String()); err != nil || back != c {

@@ -81,6 +81,9 @@ func (c Command) Reply(r Result) Notice {
 	case VerbRecord:
 		return noticeOf(onOff(c.On, "Recording started.", "Recording stopped."))
 	case VerbPlay:
+		if c.Name == "" {
+			return noticeOf("Playing the audio message.")
+		}
 		return noticeOf("Playing ", code(c.Name), ".")
 	case VerbStatus:
 		return r.Status.notice()
@@ -126,7 +129,7 @@ func (v Verb) help() string {
 	case VerbRecord:
 		return "record the call"
 	case VerbPlay:
-		return "play a sound into the call"
+		return "play a sound into the call; " + CommandPrefix + " play alone, in reply to an audio message, plays that"
 	case VerbStatus:
 		return "what I do in this room"
 	}

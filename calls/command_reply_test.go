@@ -33,7 +33,9 @@ func TestCommandReply(t *testing.T) {
 			{CallID: "<script>\u202e", Engine: "mesh", Recording: true},
 		}}}, "I am in 2 call(s) here:\n- the room's call (livekit): echo on, recording off\n- call <script>  (mesh): echo off, recording on",
 			[]string{"<ul><li>the room&#39;s call (livekit): echo on, recording off</li>", "<li>call <code>&lt;script&gt; </code> (mesh)"}},
-		{"help", Command{Verb: VerbHelp}, Result{}, "", []string{"<li><code>!call play NAME</code>: play a sound into the call</li>"}},
+		{"help", Command{Verb: VerbHelp}, Result{}, "", []string{"<li><code>!call play NAME</code>: play a sound into the call; " +
+			"!call play alone, in reply to an audio message, plays that</li>"}},
+		{"play an upload", Command{Verb: VerbPlay}, Result{}, "Playing the audio message.", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

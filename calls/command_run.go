@@ -37,13 +37,14 @@ const (
 // the room's current calls, play starts an announcement in them, status
 // tells what we do there. The overrides live in Run's memory (a restart
 // forgets them). Run does the work; Command waits for it until ctx ends.
-// play's sound is made (Config.Sound, which may read a file) here, in the
-// caller's goroutine, never in Run's.
+// play's sound is cmd.Sound when the caller made it, else made here by
+// Config.Sound (which may read a file), in the caller's goroutine, never in
+// Run's.
 func (s *Supervisor) Command(ctx context.Context, room id.RoomID, cmd Command) Result {
 	req := commandRequest{room: room, cmd: cmd, reply: make(chan Result, 1)}
 	if cmd.Verb == VerbPlay {
 		var failed *Result
-		if req.sound, failed = s.sound(room, cmd.Name); failed != nil {
+		if req.sound, failed = s.sound(room, cmd); failed != nil {
 			return *failed
 		}
 	}
@@ -125,13 +126,17 @@ func (s *Supervisor) afterCommand(st *state, room id.RoomID, cmd Command, res Re
 	return res
 }
 
-// sound makes the announcement play NAME asks for in room, or says why
-// not (Config.Sound's error text is shown to the room).
-func (s *Supervisor) sound(room id.RoomID, name string) (media.Factory, *Result) {
-	if s.cfg.Sound == nil {
+// sound is the announcement play cmd asks for in room: cmd.Sound when the
+// caller made it, else Config.Sound's of cmd.Name; or it says why not
+// (Config.Sound's error text is shown to the room).
+func (s *Supervisor) sound(room id.RoomID, cmd Command) (media.Factory, *Result) {
+	if cmd.Sound != nil {
+		return cmd.Sound, nil
+	}
+	if s.cfg.Sound == nil || cmd.Name == "" {
 		return nil, &Result{Outcome: OutcomeFailed, Reason: reasonNoPlay}
 	}
-	f, err := s.cfg.Sound(room, name)
+	f, err := s.cfg.Sound(room, cmd.Name)
 	if err != nil {
 		return nil, &Result{Outcome: OutcomeFailed, Reason: err.Error()}
 	}

@@ -40,7 +40,7 @@ func do(s *Supervisor, st *state, room id.RoomID, cmd Command) Result {
 	var sound media.Factory
 	if cmd.Verb == VerbPlay {
 		var failed *Result
-		if sound, failed = s.sound(room, cmd.Name); failed != nil {
+		if sound, failed = s.sound(room, cmd); failed != nil {
 			return *failed
 		}
 	}
@@ -263,6 +263,14 @@ func TestSupervisorPlayCommand(t *testing.T) {
 	}
 	if r := do(s, st, roomA, Command{Verb: VerbPlay, Name: "missing"}); r.Outcome != OutcomeFailed || r.Reason != "no sound named missing" {
 		t.Errorf("play missing: %+v", r)
+	}
+	// An upload the caller made ready is played as it is, Config.Sound not asked.
+	n := len(asked)
+	if r := do(s, st, roomA, Command{Verb: VerbPlay, Sound: fakeFactory{name: "upload"}}); r.Outcome != OutcomeDone || len(asked) != n {
+		t.Errorf("play an upload: %+v, Config.Sound asked %q", r, asked[n:])
+	}
+	if got := lk.featuresTold(); len(got) != 2 || !strings.HasSuffix(got[0], " upload") {
+		t.Errorf("upload: engine told %q", got)
 	}
 	lk.mu.Lock()
 	lk.startErr = ErrNotCarried

@@ -46,7 +46,8 @@ func TestParseCommand(t *testing.T) {
 		{"echo bad arg", "!call echo maybe", Command{}, ErrBadArgument},
 		{"echo two args", "!call echo on off", Command{}, ErrBadArgument},
 		{"record on", "!call record on", Command{}, ErrBadArgument},
-		{"play none", "!call play", Command{}, ErrBadArgument},
+		{"play alone: the upload replied to", "!call play", Command{Verb: VerbPlay}, nil},
+		{"play alone, spaced", "  !call  PLAY \n", Command{Verb: VerbPlay}, nil},
 		{"play path", "!call play ../etc/passwd", Command{}, ErrBadArgument},
 		{"play slash", "!call play a/b", Command{}, ErrBadArgument},
 		{"play hidden", "!call play .secret", Command{}, ErrBadArgument},
@@ -99,7 +100,7 @@ func TestParseCommandErrorTexts(t *testing.T) {
 func TestCommandStringRoundTrip(t *testing.T) {
 	for _, c := range []Command{
 		{Verb: VerbJoin}, {Verb: VerbLeave}, {Verb: VerbEcho, On: true}, {Verb: VerbEcho}, {Verb: VerbRecord, On: true},
-		{Verb: VerbRecord}, {Verb: VerbPlay, Name: "x-1.ogg"}, {Verb: VerbStatus}, {Verb: VerbHelp},
+		{Verb: VerbRecord}, {Verb: VerbPlay, Name: "x-1.ogg"}, {Verb: VerbPlay}, {Verb: VerbStatus}, {Verb: VerbHelp},
 	} {
 		got, err := ParseCommand(c.String())
 		if err != nil || got != c {

@@ -12,8 +12,9 @@ import (
 
 // Feature names a plan and the room commands know.
 const (
-	FeatureEcho   = "echo"
-	FeatureRecord = "record"
+	FeatureEcho     = "echo"
+	FeatureRecord   = "record"
+	FeatureAnnounce = "announce" // the configured sound, played once as we join
 )
 
 // FeaturePlan says which media features each call has: the names from

@@ -93,14 +93,7 @@ func BenchmarkJoinToEcho(b *testing.B) {
 // frame counters over a 10 s window.
 func BenchmarkEchoLoad(b *testing.B) {
 	env := testenv.Require(b)
-	var steps []int
-	for s := range strings.SplitSeq(cmp.Or(os.Getenv("SWB_ECHO_CALLS"), "1,5,10,20"), ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("SWB_ECHO_CALLS: %q is not a call count", s)
-		}
-		steps = append(steps, n)
-	}
+	steps := callSteps(b, "SWB_ECHO_CALLS", "1,5,10,20")
 	delay := echoDelay(b)
 	co := startCoordinator(b, env, delay, "echo")
 	cr := newCaller(b, env, co)
@@ -145,6 +138,20 @@ func BenchmarkEchoLoad(b *testing.B) {
 		b.ReportMetric(rss, "rss-MiB-per-call")
 		b.Logf("per call (least-squares slope over %v calls): %.2f%% of a core, %.2f MiB resident", ns, cpu, rss)
 	}
+}
+
+// callSteps reads the call counts a load bench steps through from the
+// environment variable name (def when unset).
+func callSteps(b *testing.B, name, def string) []int {
+	var steps []int
+	for s := range strings.SplitSeq(cmp.Or(os.Getenv(name), def), ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("%s: %q is not a call count", name, s)
+		}
+		steps = append(steps, n)
+	}
+	return steps
 }
 
 // totals adds up the participants' frames sent and echoed back.

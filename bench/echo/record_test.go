@@ -1,12 +1,9 @@
 package echo
 
 import (
-	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,14 +21,7 @@ import (
 // window (SWB_RECORD_WINDOW, default 20s).
 func BenchmarkRecordLoad(b *testing.B) {
 	env := testenv.Require(b)
-	var steps []int
-	for s := range strings.SplitSeq(cmp.Or(os.Getenv("SWB_RECORD_CALLS"), "10,25,50"), ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("SWB_RECORD_CALLS: %q is not a call count", s)
-		}
-		steps = append(steps, n)
-	}
+	steps := callSteps(b, "SWB_RECORD_CALLS", "10,25,50")
 	window := 20 * time.Second
 	if w := os.Getenv("SWB_RECORD_WINDOW"); w != "" {
 		var err error

@@ -55,6 +55,11 @@ type commandReader struct {
 	// the state kept may be stale and is forgotten.
 	dropped func() uint64
 	now     func() time.Time
+	// uploads fetches the audio message a "!call play" without a NAME
+	// replies to (nil: such a play fails), within maxSoundBytes (zero:
+	// media.DefaultMaxSoundBytes).
+	uploads       uploadFetcher
+	maxSoundBytes int64
 
 	queue chan commandJob
 
@@ -68,8 +73,11 @@ type commandJob struct {
 	event  id.EventID
 	sender id.UserID
 	cmd    calls.Command
-	err    error     // a parse error to answer instead
-	auth   *roomAuth // the state the reader knew; nil: fetch it
+	// replyTo is the event the command replies to (play without a NAME
+	// plays it).
+	replyTo id.EventID
+	err     error     // a parse error to answer instead
+	auth    *roomAuth // the state the reader knew; nil: fetch it
 }
 
 func newCommandReader(logger *slog.Logger, level int, self func() (id.UserID, id.DeviceID), run commandRunner,
@@ -175,7 +183,8 @@ func (cr *commandReader) command(ev matrixbot.Event) (commandJob, bool) {
 	if errors.Is(err, calls.ErrNotCommand) {
 		return commandJob{}, false
 	}
-	return commandJob{room: ev.RoomID, event: evt.ID, sender: evt.Sender, cmd: cmd, err: err}, true
+	return commandJob{room: ev.RoomID, event: evt.ID, sender: evt.Sender, cmd: cmd, replyTo: msg.RelatesTo.GetReplyTo(),
+		err: err}, true
 }
 
 // enqueue queues job unless the queue or the room's share is full.
@@ -235,40 +244,48 @@ func (cr *commandReader) outcome(ctx context.Context, job commandJob) (calls.Not
 	if n, ok := calls.ParseErrorNotice(job.err); ok {
 		return n, "unreadable"
 	}
+	outcomes := [...]string{"done", "refused", "failed"}
 	switch job.cmd.Verb {
 	case calls.VerbHelp:
 		return calls.HelpNotice(), "done"
 	case calls.VerbStatus: // open to all: no levels needed
 	default:
-		if refused, n, outcome := cr.refusal(ctx, job); refused {
+		levels, refused, n, outcome := cr.refusal(ctx, job)
+		if refused {
 			return n, outcome
+		}
+		if job.cmd.Verb == calls.VerbPlay && job.cmd.Name == "" {
+			var failed *calls.Result
+			if job.cmd.Sound, failed = cr.upload(ctx, job, levels); failed != nil {
+				return job.cmd.Reply(*failed), outcomes[failed.Outcome]
+			}
 		}
 	}
 	res := cr.run.Command(ctx, job.room, job.cmd)
-	return job.cmd.Reply(res), [...]string{"done", "refused", "failed"}[res.Outcome]
+	return job.cmd.Reply(res), outcomes[res.Outcome]
 }
 
 // refusal checks job's sender against the room's power levels (fetched
-// when the reader knew none): refused tells whether the command is
-// refused, with the notice saying why.
-func (cr *commandReader) refusal(ctx context.Context, job commandJob) (refused bool, n calls.Notice, outcome string) {
+// when the reader knew none), which it returns: refused tells whether the
+// command is refused, with the notice saying why.
+func (cr *commandReader) refusal(ctx context.Context, job commandJob) (levels calls.PowerLevels, refused bool, n calls.Notice, outcome string) {
 	auth := job.auth
 	if auth == nil {
 		var err error
 		if auth, err = cr.fetch(ctx, job.room); err != nil {
 			cr.logger.Warn("room command: power levels unknown", "room", job.room, "err", err)
-			return true, job.cmd.Reply(calls.Result{Outcome: calls.OutcomeFailed,
+			return levels, true, job.cmd.Reply(calls.Result{Outcome: calls.OutcomeFailed,
 				Reason: "I could not read this room's power levels; try again later"}), "failed"
 		}
 	}
 	levels, err := auth.levels()
 	if err != nil {
 		cr.logger.Warn("room command: power levels unreadable", "room", job.room, "err", err)
-		return true, job.cmd.Reply(calls.Result{Outcome: calls.OutcomeRefused,
+		return levels, true, job.cmd.Reply(calls.Result{Outcome: calls.OutcomeRefused,
 			Reason: "Sorry, I cannot read this room's power levels, so I only answer " + calls.CommandPrefix + " status and help."}), "refused"
 	}
 	if ok, reason := calls.Permitted(job.cmd, job.sender, levels, cr.required); !ok {
-		return true, job.cmd.Reply(calls.Result{Outcome: calls.OutcomeRefused, Reason: reason}), "refused"
+		return levels, true, job.cmd.Reply(calls.Result{Outcome: calls.OutcomeRefused, Reason: reason}), "refused"
 	}
-	return false, calls.Notice{}, ""
+	return levels, false, calls.Notice{}, ""
 }

@@ -131,10 +131,12 @@ type CallsConfig struct {
 	Commands     bool `yaml:"commands" doc:"Answer room commands (!call join, leave, echo on|off, record start|stop, play NAME, status, help) in the rooms the bot is in, plain or encrypted, with an m.notice reply. What they change lasts until the coordinator restarts."`
 	CommandLevel int  `yaml:"command_level" doc:"Power level a user needs in the room for the commands that change what we do (join, leave, echo, record, play); status and help are open to all. 0 to 100 (50: moderators; room creators count as above 100 in room version 12)."`
 
-	Features     []string          `yaml:"features" doc:"Media features on in every call we take part in: echo (each participant hears their own audio, and sees their video, back after echo_delay), record (each participant's decrypted audio, and video unless record_video is off, to record_dir). Empty: we join as a silent participant."`
+	Features     []string          `yaml:"features" doc:"Media features on in every call we take part in: echo (each participant hears their own audio, and sees their video, back after echo_delay), record (each participant's decrypted audio, and video unless record_video is off, to record_dir), announce (the announce sound, played once as we join). Empty: we join as a silent participant."`
 	RoomFeatures map[string]string `yaml:"room_features" doc:"Per-room overrides of features, room id to a comma-separated list (empty: none), e.g. {\"!abc:example.org\": echo}."`
 	EchoDelay    time.Duration     `yaml:"echo_delay" doc:"How long the echo feature waits before playing a participant's media back (1ms to 10s)."`
 	RecordDir    string            `yaml:"record_dir" doc:"Folder the record feature writes to: one folder per recording, with an Ogg/Opus (audio) or IVF (video) file per participant segment and manifest.json. Default: <data_dir>/recordings (created at start when a call records)."`
+	SoundsDir    string            `yaml:"sounds_dir" doc:"Folder of the sounds announce and !call play NAME play: Ogg Opus files named NAME.ogg or NAME.opus (NAME: letters, digits, dots, dashes, underscores). Default: <data_dir>/sounds."`
+	Announce     string            `yaml:"announce" doc:"The sound (a NAME in sounds_dir) the announce feature plays once into a call when we join it. Required when a call has announce."`
 	RecordVideo  bool              `yaml:"record_video" doc:"Whether the record feature also writes each participant's video (VP8 or VP9, untranscoded, to IVF files) beside the audio."`
 }
 

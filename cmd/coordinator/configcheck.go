@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/calls"
 	"github.com/switchboard-rtc/switchboard/e2ee"
 	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 	"github.com/switchboard-rtc/switchboard/membership"
@@ -288,7 +289,7 @@ func checkUserID(userID, serverName string) error {
 }
 
 // knownFeatures are the media features calls.features may name.
-var knownFeatures = []string{"echo", "record"}
+var knownFeatures = []string{calls.FeatureEcho, calls.FeatureRecord, calls.FeatureAnnounce}
 
 // validateFeatures checks calls.features, calls.room_features, the echo
 // delay and livekit.service_url.
@@ -320,6 +321,7 @@ func (c *Config) validateFeatures(bad func(key, format string, args ...any)) {
 		bad("livekit.service_url", "%q is not an http(s) URL", u)
 	}
 	c.validateRecordDir(bad)
+	c.validateSounds(bad)
 }
 
 // validateRecordDir fills calls.record_dir from data_dir and, when a call

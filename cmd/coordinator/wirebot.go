@@ -169,5 +169,6 @@ func newCommands(cfg *Config, logger *slog.Logger, p *botParts, run commandRunne
 		return fetchRoomAuth(ctx, p.bot.Client(), room)
 	}
 	cr := newCommandReader(logger.With("component", "commands"), cfg.Calls.CommandLevel, p.bot.Self, run, p.bot, fetch, dropped)
+	cr.uploads = p.bot // "!call play" in reply to an audio message
 	return func(ctx context.Context) error { return cr.Run(ctx, in) }, nil
 }

@@ -39,8 +39,9 @@ func newSupervisor(cfg *Config, logger *slog.Logger, p *botParts, self calls.Sel
 	engines ...calls.Engine) *calls.Supervisor {
 	sc := supervisorConfig(cfg)
 	sc.Features = featurePlan(cfg, recordNotices{logger.With("component", "record"), notes.Notify})
-	// Sound stays nil (play is "not configured") until the announce
-	// feature is wired to the sounds folder.
+	sounds := cfg.sounds()
+	sounds.logger = logger.With("component", "sounds")
+	sc.Sound = sounds.playSound
 	return calls.New(logger.With("component", "calls"), sc, p.tracker, p.presence,
 		roomFacts{p.roster, p.invites}, self, p.feed.Ready(), engines...)
 }
@@ -108,7 +109,8 @@ func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhe
 // already) into the supervisor's feature plan. record is made per call
 // (its folder and manifest name the call); its start and stop are told to
 // the room (notes), its early stop logged, and the call goes on
-// unrecorded.
+// unrecorded. announce is made per call too: it plays calls.announce once
+// as we join (the engine does not start a finished feature again).
 func featurePlan(cfg *Config, notes recordNotices) calls.FeaturePlan {
 	echoCfg := media.DefaultEchoConfig()
 	echoCfg.Delay = cfg.Calls.EchoDelay
@@ -124,9 +126,23 @@ func featurePlan(cfg *Config, notes recordNotices) calls.FeaturePlan {
 				return echo, nil
 			case calls.FeatureRecord:
 				return media.NewRecorder(notes.recordConfig(cfg, call)), nil
+			case calls.FeatureAnnounce:
+				// Read when it starts: a file changed since check-config
+				// fails that call's announcement (logged), not the call.
+				return announceFactory(media.AnnounceConfig{Name: calls.FeatureAnnounce,
+					Load: cfg.sounds().dir.Loader(cfg.Calls.Announce), MaxBytes: media.DefaultMaxSoundBytes})
 			}
 			return nil, fmt.Errorf("%q is not a feature", name)
 		}}
+}
+
+// announceFactory is media.NewAnnounce as a Factory (never a typed nil).
+func announceFactory(cfg media.AnnounceConfig) (media.Factory, error) {
+	a, err := media.NewAnnounce(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // mediaAdmin serves GET /admin/v1/media: per call our participant's state,

@@ -12,4 +12,17 @@
 // for candidates that arrive before the remote description
 // (PendingCandidates per call, EarlyCandidates before the invite). Wire
 // facts follow famedly-voip.md §4; nothing here does I/O.
+//
+// Peer is one pion PeerConnection to one remote device, transport-agnostic:
+// the engine hands it the device's decoded signals (Deliver) and carries
+// the signals it makes (PeerConfig.Send); remote tracks become
+// media.Sources given to PeerConfig.OnSource, and AddOutput sends our
+// streams. It places the call or auto-answers (the polite side), resolves
+// mesh glare, expires its invite, trickles candidates (the first batch
+// right after the invite or answer, then every 100 ms, never before it;
+// failures retried after 500·2ⁿ ms, ice_timeout after more than 5),
+// holds remote candidates until the remote description is set, restarts
+// ICE up to 3 times, and renegotiates with perfect negotiation. Media is
+// DTLS-SRTP only. ICEConfig sets servers, ports, 1:1 NAT addresses and a
+// loopback-only mode for tests.
 package mesh

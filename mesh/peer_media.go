@@ -1,7 +1,9 @@
 package mesh
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,6 +165,26 @@ func (p *Peer) addOutput(spec media.OutputSpec, c webrtc.RTPCodecCapability) (*o
 		p.negotiate(c)
 	}
 	return o, nil
+}
+
+// ErrNotAudience: Publish was asked for a stream whose audience leaves
+// the peer's remote device out.
+var ErrNotAudience = errors.New("mesh: peer not in the audience")
+
+var (
+	_ media.Call              = (*Peer)(nil)
+	_ media.KeyFrameRequester = (*Peer)(nil)
+)
+
+// Publish is AddOutput for a feature (media.Call), so that a feature can
+// run on one peer: an audience must name the peer's participant, or be
+// empty. An engine carrying several peers routes each Publish to the
+// peers of its audience instead.
+func (p *Peer) Publish(spec media.OutputSpec) (media.Output, error) {
+	if len(spec.Audience) > 0 && !slices.Contains(spec.Audience, p.cfg.Participant) {
+		return nil, fmt.Errorf("%w: %q", ErrNotAudience, p.cfg.Participant)
+	}
+	return p.AddOutput(spec)
 }
 
 // metadataChanged tells the remote device our new mute flags.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -49,7 +50,8 @@ type harness struct {
 	sinks    chan *testSink
 	metadata chan StreamMetadata
 	ran      chan error
-	sent     chan string // event types the test peer emitted, in order
+	sent     chan string   // event types the test peer emitted, in order
+	feature  media.Feature // when set before start, it gets the remote sources
 }
 
 func newHarness(t *testing.T, ourUser, tpUser string, role Role, lifetime time.Duration) *harness {
@@ -89,6 +91,9 @@ func newHarness(t *testing.T, ourUser, tpUser string, role Role, lifetime time.D
 			}
 		},
 		OnSource: func(rs RemoteStream) media.Sink {
+			if h.feature != nil {
+				return h.feature.SourceAdded(rs.Source)
+			}
 			s := &testSink{src: rs, frames: make(chan media.Frame, 64), closed: make(chan struct{})}
 			h.sinks <- s
 			return s
@@ -381,4 +386,31 @@ func TestPeerRefusedOffer(t *testing.T) {
 		t.Errorf("hangup %v", hu)
 	}
 	<-h.peer.Done()
+}
+
+// A feature runs over a peer through the media seam: the echo plays the
+// test peer's audio and screen share back to it.
+func TestPeerEcho(t *testing.T) {
+	h := newHarness(t, "@z:example.org", "@b:example.org", RoleAuto, 0)
+	f, err := media.NewEcho(media.EchoConfig{Delay: 20 * time.Millisecond, Video: true}).Start(h.peer, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.feature = f
+	t.Cleanup(func() { f.Close() })
+	h.start()
+	h.tp.Call(false)
+	stop := make(chan struct{})
+	defer close(stop)
+	h.tp.Play(tpAudio, stop)
+	wait(t, h.tp.Tracks, "the echo of the test peer's audio", func(tr tpTrack) bool {
+		return tr.Kind == "audio" && bytes.Equal(tr.Payload, tpAudio)
+	})
+	h.tp.StartScreen(stop)
+	wait(t, h.tp.Tracks, "the echo of the test peer's screen share", func(tr tpTrack) bool {
+		return tr.Kind == "video" && bytes.Contains(tr.Payload, []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a})
+	})
+	if _, err := h.peer.Publish(media.OutputSpec{Kind: media.Audio, Codec: media.Opus, Audience: []string{"@c:x:D"}}); !errors.Is(err, ErrNotAudience) {
+		t.Errorf("Publish for another audience: %v", err)
+	}
 }

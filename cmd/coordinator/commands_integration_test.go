@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -26,9 +27,22 @@ type supervisorView struct {
 // engineFeaturesView is GET /admin/v1/media's features per call.
 type engineFeaturesView struct {
 	Calls []struct {
-		Room     string   `json:"room"`
-		Features []string `json:"features"`
+		Room         string                    `json:"room"`
+		Features     []string                  `json:"features"`
+		FeatureStats map[string]map[string]any `json:"feature_stats"`
 	} `json:"calls"`
+}
+
+// playing reports whether the engine plays feature name in room's call:
+// running, and frames sent.
+func (v engineFeaturesView) playing(room id.RoomID, name string) bool {
+	for _, c := range v.Calls {
+		if c.Room == room.String() && slices.Contains(c.Features, name) {
+			sent, _ := c.FeatureStats[name]["frames_sent"].(float64)
+			return sent > 0
+		}
+	}
+	return false
 }
 
 // roomDecision is the joined decision for room's call, if any.
@@ -53,20 +67,49 @@ type commandUser struct {
 // m.notice whose reply relation names the command.
 func (u commandUser) ask(t *testing.T, room id.RoomID, bot id.UserID, body string) string {
 	t.Helper()
-	content := map[string]any{"msgtype": "m.text", "body": body}
-	var cmd id.EventID
+	return u.askWith(t, room, bot, body, map[string]any{"msgtype": "m.text", "body": body})
+}
+
+// reply sends body as an m.text in reply to to, and returns the bot's
+// reply to it.
+func (u commandUser) reply(t *testing.T, room id.RoomID, bot id.UserID, body string, to id.EventID) string {
+	t.Helper()
+	return u.askWith(t, room, bot, body, map[string]any{"msgtype": "m.text", "body": body,
+		"m.relates_to": map[string]any{"m.in_reply_to": map[string]any{"event_id": to}}})
+}
+
+// send sends an m.room.message (encrypted in an encrypted room).
+func (u commandUser) send(t *testing.T, room id.RoomID, content map[string]any) id.EventID {
+	t.Helper()
 	if u.encrypted {
-		var err error
-		if cmd, err = u.dev.SendRoomEncrypted(t.Context(), room, event.EventMessage, content, u.shareWith...); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		resp, err := u.dev.Client.SendMessageEvent(t.Context(), room, event.EventMessage, content)
+		evID, err := u.dev.SendRoomEncrypted(t.Context(), room, event.EventMessage, content, u.shareWith...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd = resp.EventID
+		return evID
 	}
+	resp, err := u.dev.Client.SendMessageEvent(t.Context(), room, event.EventMessage, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.EventID
+}
+
+// sendAudio uploads an Ogg Opus file (plainly, also in an encrypted room:
+// the bot reads either) and sends it as an m.audio message.
+func (u commandUser) sendAudio(t *testing.T, room id.RoomID, data []byte) id.EventID {
+	t.Helper()
+	up, err := u.dev.Client.UploadBytes(t.Context(), data, "audio/ogg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.send(t, room, map[string]any{"msgtype": "m.audio", "body": "sound.ogg", "url": up.ContentURI.CUString(),
+		"info": map[string]any{"mimetype": "audio/ogg", "size": len(data)}})
+}
+
+func (u commandUser) askWith(t *testing.T, room id.RoomID, bot id.UserID, body string, content map[string]any) string {
+	t.Helper()
+	cmd := u.send(t, room, content)
 	re := u.dev.FindRoomEvent(t, time.Minute, room, func(re testenv.RoomEvent) bool {
 		m := re.Evt.Content.AsMessage()
 		return re.Evt.Sender == bot && m.MsgType == event.MsgNotice && m.RelatesTo.GetReplyTo() == cmd
@@ -81,12 +124,22 @@ func (u commandUser) ask(t *testing.T, room id.RoomID, bot id.UserID, body strin
 // commands, Megolm replies), a user below calls.command_level is refused
 // politely and may still ask status; a moderator's join takes the bot into
 // the call although calls.join is never, and echo on is what the engine is
-// told from then on (the supervisor's admin view); each answer is an
+// told from then on (the supervisor's admin view); record starts; play
+// NAME plays a sound of calls.sounds_dir into the call (the engine runs
+// it and sends its frames), an unknown NAME is answered so, and "!call
+// play" in reply to the moderator's audio upload plays that, while one
+// in reply to a level-0 member's upload is refused; each answer is an
 // m.notice reply to its command.
 func TestRoomCommands(t *testing.T) {
 	env := testenv.Require(t)
+	sounds := t.TempDir()
+	upload, err := os.ReadFile(makeOpusTone(t, sounds, "hello", 440, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg, bot := botCoordinatorEnv(t, env, map[string]string{
 		"SWITCHBOARD_CALLS_JOIN": "never", "SWITCHBOARD_LIVEKIT_SERVICE_URL": env.ServiceURL,
+		"SWITCHBOARD_CALLS_SOUNDS_DIR": sounds,
 	})
 	// The coordinator's log, shown when the test fails.
 	var logs logbuf.Buffer
@@ -162,7 +215,7 @@ func TestRoomCommands(t *testing.T) {
 				t.Errorf("status in the call: %q", got)
 			}
 
-			// Record this call; play has no sounds yet; leave.
+			// Record this call; play a sound, and uploads; leave.
 			if got := mod.ask(t, room, bot, "!call record start"); got != "Recording started." {
 				t.Errorf("record start: %q", got)
 			}
@@ -174,8 +227,26 @@ func TestRoomCommands(t *testing.T) {
 				}
 				return false
 			})
-			if got := mod.ask(t, room, bot, "!call play hello"); got != "Could not do !call play hello: playing is not configured." {
+			if got := mod.ask(t, room, bot, "!call play hello"); got != "Playing hello." {
 				t.Errorf("play: %q", got)
+			}
+			waitFor(t, 30*time.Second, "the engine plays hello in the call", func() bool {
+				return adminGet[engineFeaturesView](t, addr, "/admin/v1/media").playing(room, "announce hello")
+			})
+			if got := mod.ask(t, room, bot, "!call play nosuch"); got != `Could not do !call play nosuch: there is no sound named "nosuch".` {
+				t.Errorf("play nosuch: %q", got)
+			}
+			modSound := mod.sendAudio(t, room, upload)
+			if got := mod.reply(t, room, bot, "!call play", modSound); got != "Playing the audio message." {
+				t.Errorf("play the moderator's upload: %q", got)
+			}
+			waitFor(t, 30*time.Second, "the engine plays the upload in the call", func() bool {
+				return adminGet[engineFeaturesView](t, addr, "/admin/v1/media").playing(room, uploadTrackName)
+			})
+			memberSound := member.sendAudio(t, room, upload)
+			if got := mod.reply(t, room, bot, "!call play", memberSound); got != "Sorry, I only play audio messages sent by users "+
+				"with power level 50 or more in this room, and "+bob.ID.String()+"'s is 0." {
+				t.Errorf("play a member's upload: %q", got)
 			}
 			if got := mod.ask(t, room, bot, "!call leave"); got != "OK: I am leaving this room's call." {
 				t.Errorf("leave: %q", got)

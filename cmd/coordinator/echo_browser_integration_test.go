@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"maps"
 	"math"
 	"testing"
 	"time"
@@ -67,11 +68,68 @@ func TestEchoInBrowser(t *testing.T) {
 func echoInBrowser(t *testing.T, env *testenv.Env, b *browser.Browser, dialect string, keyLen, toneHz int) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute) // a hang guard
 	defer cancel()
-	addr, bot := startBotCoordinator(t, env, map[string]string{
-		"SWITCHBOARD_CALLS_JOIN": "all", "SWITCHBOARD_CALLS_FEATURES": "echo", "SWITCHBOARD_CALLS_ECHO_DELAY": "200ms",
-		"SWITCHBOARD_LIVEKIT_SERVICE_URL": env.ServiceURL,
+	bc := joinInBrowser(ctx, t, env, b, dialect, keyLen, toneHz, map[string]string{"SWITCHBOARD_CALLS_FEATURES": "echo"})
+	addr, page, bot, botIdentity, aliceIdentity := bc.addr, bc.page, bc.bot, bc.botIdentity, bc.aliceIdentity
+	tr := hearTone(ctx, t, bc, "", toneHz)
+	t.Logf("the page hears its %d Hz tone back from the bot: %+v", toneHz, tr)
+	if dialect == "matrixrtc" {
+		rotateUnderEcho(ctx, t, env, page, bc.ac, bc.bob, bc.room, bot, botIdentity, bc.botIdx, toneHz)
+	}
+	if broken, room := bc.broken, bc.room; broken != "" {
+		waitFor(t, 30*time.Second, "the unreachable focus's call in error, the other connected", func() bool {
+			states := map[string]string{}
+			for _, c := range adminGet[mediaView](t, addr, "/admin/v1/media").Calls {
+				states[c.Room] = c.State
+			}
+			return states[string(broken)] != "connected" && states[string(broken)] != "" && states[string(room)] == "connected"
+		})
+		if tr, ok := mustReport(ctx, t, page).Track(botIdentity, ""); !ok || math.Abs(tr.FrequencyHz-float64(toneHz)) > 30 {
+			t.Fatalf("the echo stopped while another call failed: %+v", tr)
+		}
+	}
+	// Our side decrypted the page's frames, none failed.
+	waitFor(t, 10*time.Second, "the page's frames decrypted in the admin view", func() bool {
+		for _, c := range adminGet[mediaView](t, addr, "/admin/v1/media").Calls {
+			for _, p := range c.Participants {
+				if p.Identity == aliceIdentity {
+					if p.DecryptFailures > 0 {
+						t.Fatalf("%d of the page's frames failed to decrypt", p.DecryptFailures)
+					}
+					return c.State == "connected" && p.FramesIn > 0
+				}
+			}
+		}
+		return false
 	})
+}
+
+// browserCall is a call joined by a page: the coordinator (admin addr,
+// bot), alice's device and the page in the room's call, keyed both ways.
+type browserCall struct {
+	addr                       string
+	bot                        id.UserID
+	ac                         *testenv.CryptoClient
+	bob                        *testenv.User
+	room, broken               id.RoomID
+	page                       *browser.Page
+	botIdentity, aliceIdentity string
+	botIdx                     int
+}
+
+// joinInBrowser starts a coordinator that joins all calls (extra adds to
+// its environment), makes alice's call in an encrypted room in dialect,
+// exchanges keys with the bot over Olm and has the page join with a token
+// from our /sfu/get, sending a toneHz tone. In the Famedly dialect alice
+// is first in a second call (broken) whose focus nobody answers at.
+func joinInBrowser(ctx context.Context, t *testing.T, env *testenv.Env, b *browser.Browser, dialect string, keyLen, toneHz int,
+	extra map[string]string) *browserCall {
+	t.Helper()
+	vars := map[string]string{"SWITCHBOARD_CALLS_JOIN": "all", "SWITCHBOARD_CALLS_ECHO_DELAY": "200ms",
+		"SWITCHBOARD_LIVEKIT_SERVICE_URL": env.ServiceURL}
+	maps.Copy(vars, extra)
+	addr, bot := startBotCoordinator(t, env, vars)
 	alice, bob := env.RegisterUser(t, "alice"), env.RegisterUser(t, "bob")
+
 	ac := env.NewCryptoClient(t, alice)
 	dev := ac.DeviceID()
 	room := env.CreateEncryptedRoom(t, ac, bob)
@@ -128,58 +186,32 @@ func echoInBrowser(t *testing.T, env *testenv.Env, b *browser.Browser, dialect s
 	}
 	t.Cleanup(func() { _ = page.Leave(context.WithoutCancel(ctx)) })
 
-	var last browser.Report
+	return &browserCall{addr: addr, bot: bot, ac: ac, bob: bob, room: room, broken: broken, page: page,
+		botIdentity: botIdentity, aliceIdentity: aliceIdentity, botIdx: botIdx}
+}
+
+// hearTone waits until the page hears hz (within 30 Hz, over a full
+// window) on the bot's track name ("": any of its tracks), which must be
+// published encrypted; a decryption failure, or ctx ending first, fails
+// the test.
+func hearTone(ctx context.Context, t *testing.T, bc *browserCall, name string, hz int) browser.TrackReport {
+	t.Helper()
 	for {
-		if last, err = page.Report(ctx); err != nil {
-			t.Fatalf("report: %v (last %+v)", err, last)
-		}
-		if last.EncryptionErrors > 0 {
-			t.Fatalf("the page failed to decrypt: %v", last.ErrorMessages)
-		}
-		tr, ok := last.Track(botIdentity, "")
-		if ok && tr.WindowMS >= 1000 && tr.LevelDB > -60 && math.Abs(tr.FrequencyHz-float64(toneHz)) <= 30 {
+		last := mustReport(ctx, t, bc.page)
+		tr, ok := last.Track(bc.botIdentity, name)
+		if ok && tr.WindowMS >= 1000 && tr.LevelDB > -60 && math.Abs(tr.FrequencyHz-float64(hz)) <= 30 {
 			if !tr.Encrypted {
-				t.Fatalf("the echo is not published encrypted: %+v", tr)
+				t.Fatalf("the bot's track is not published encrypted: %+v", tr)
 			}
-			t.Logf("the page hears its %d Hz tone back from the bot: %+v", toneHz, tr)
-			break
+			return tr
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the page never heard its %d Hz tone from %s; last report %+v; media view %+v",
-				toneHz, botIdentity, last, adminGet[mediaView](t, addr, "/admin/v1/media"))
+			t.Fatalf("the page never heard %d Hz from %s (track %q); last report %+v; media view %+v",
+				hz, bc.botIdentity, name, last, adminGet[mediaView](t, bc.addr, "/admin/v1/media"))
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	if dialect == "matrixrtc" {
-		rotateUnderEcho(ctx, t, env, page, ac, bob, room, bot, botIdentity, botIdx, toneHz)
-	}
-	if broken != "" {
-		waitFor(t, 30*time.Second, "the unreachable focus's call in error, the other connected", func() bool {
-			states := map[string]string{}
-			for _, c := range adminGet[mediaView](t, addr, "/admin/v1/media").Calls {
-				states[c.Room] = c.State
-			}
-			return states[string(broken)] != "connected" && states[string(broken)] != "" && states[string(room)] == "connected"
-		})
-		if tr, ok := mustReport(ctx, t, page).Track(botIdentity, ""); !ok || math.Abs(tr.FrequencyHz-float64(toneHz)) > 30 {
-			t.Fatalf("the echo stopped while another call failed: %+v", tr)
-		}
-	}
-	// Our side decrypted the page's frames, none failed.
-	waitFor(t, 10*time.Second, "the page's frames decrypted in the admin view", func() bool {
-		for _, c := range adminGet[mediaView](t, addr, "/admin/v1/media").Calls {
-			for _, p := range c.Participants {
-				if p.Identity == aliceIdentity {
-					if p.DecryptFailures > 0 {
-						t.Fatalf("%d of the page's frames failed to decrypt", p.DecryptFailures)
-					}
-					return c.State == "connected" && p.FramesIn > 0
-				}
-			}
-		}
-		return false
-	})
 }
 
 // readKey reads the single key of a key event in either dialect's shape

@@ -143,6 +143,7 @@ type Peer struct {
 	remoteMD  StreamMetadata
 	stop      bool
 	endResult End
+	backoff   time.Duration // sendBackoff; tests shorten it
 }
 
 // New checks cfg and returns a peer that has started nothing.
@@ -186,6 +187,7 @@ func New(cfg PeerConfig) (*Peer, error) {
 		stopped: make(chan struct{}),
 		done:    make(chan struct{}),
 		ready:   make(chan struct{}),
+		backoff: sendBackoff,
 	}, nil
 }
 

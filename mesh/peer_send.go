@@ -57,7 +57,7 @@ func (p *Peer) sender(ctx context.Context) {
 				p.post(func() { p.end(reason, false, true) })
 				break
 			}
-			t := time.NewTimer(sendBackoff << failures)
+			t := time.NewTimer(p.backoff << failures)
 			select {
 			case <-t.C:
 				continue

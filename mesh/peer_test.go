@@ -52,6 +52,9 @@ type harness struct {
 	ran      chan error
 	sent     chan string   // event types the test peer emitted, in order
 	feature  media.Feature // when set before start, it gets the remote sources
+	failKind Kind          // when set before start, sending this kind fails
+	failures int           // sends failed (read once the peer is done)
+	audio    *testSink     // the test peer's audio, once audioBothWays saw it
 }
 
 func newHarness(t *testing.T, ourUser, tpUser string, role Role, lifetime time.Duration) *harness {
@@ -76,6 +79,10 @@ func newHarness(t *testing.T, ourUser, tpUser string, role Role, lifetime time.D
 		RoomID: "!room:example.org", Role: role, InviteLifetime: lifetime,
 		ICE: ICEConfig{LoopbackOnly: true},
 		Send: func(ctx context.Context, s Signal) error {
+			if s.Kind() == h.failKind {
+				h.failures++
+				return fmt.Errorf("send %s: refused by the test", s.Kind())
+			}
 			typ, content, err := Encode(s)
 			if err != nil {
 				t.Errorf("encode %s: %v", s.Kind(), err)
@@ -162,6 +169,7 @@ func (h *harness) audioBothWays() {
 	h.t.Cleanup(func() { close(stop); wg.Wait() })
 	h.tp.Play(tpAudio, stop)
 	sink := wait(h.t, h.sinks, "audio source", func(s *testSink) bool { return s.src.Kind == media.Audio })
+	h.audio = sink
 	if sink.src.Codec != media.Opus || sink.src.ClockRate != 48000 || sink.src.Participant != h.peer.cfg.Remote.Key() ||
 		sink.src.StreamID != "tp-stream" || sink.src.Purpose != PurposeUserMedia {
 		h.t.Errorf("audio source %+v", sink.src)
@@ -412,5 +420,45 @@ func TestPeerEcho(t *testing.T) {
 	})
 	if _, err := h.peer.Publish(media.OutputSpec{Kind: media.Audio, Codec: media.Opus, Audience: []string{"@c:x:D"}}); !errors.Is(err, ErrNotAudience) {
 		t.Errorf("Publish for another audience: %v", err)
+	}
+}
+
+// Sending candidates keeps failing: retried with backoff, then the call
+// ends with ice_timeout after more than 5 failures.
+func TestPeerSendFailures(t *testing.T) {
+	h := newHarness(t, "@a:example.org", "@b:example.org", RoleAuto, 0)
+	h.tp.do(func() { h.tp.ignoreInvites = true })
+	h.failKind = KindCandidates
+	h.peer.backoff = time.Millisecond
+	h.start()
+	if hu := h.received("hangup"); hu["reason"] != "ice_timeout" {
+		t.Errorf("hangup %v", hu)
+	}
+	<-h.peer.Done()
+	if r := h.peer.Result(); r != (End{Reason: ReasonICETimeout}) {
+		t.Errorf("result %+v", r)
+	}
+	if h.failures != maxSendFailures+1 {
+		t.Errorf("%d failed sends, want %d", h.failures, maxSendFailures+1)
+	}
+}
+
+// A replaced track (a camera or microphone switch) goes on as the same
+// source: nothing is renegotiated, no source added.
+func TestPeerTrackReplaced(t *testing.T) {
+	h := newHarness(t, "@z:example.org", "@b:example.org", RoleAuto, 0)
+	h.start()
+	h.tp.Call(false)
+	h.audioBothWays()
+	sink := h.audio
+	stop := make(chan struct{})
+	defer close(stop)
+	other := []byte{0xfc, 0x0d, 0x0e, 0x0f}
+	h.tp.ReplaceAudio(other, stop)
+	wait(t, sink.frames, "frames of the replacing track", func(f media.Frame) bool { return bytes.Equal(f.Data, other) })
+	select {
+	case s := <-h.sinks:
+		t.Errorf("a new source after a replaced track: %+v", s.src)
+	default:
 	}
 }

@@ -539,3 +539,22 @@ func stripCandidates(sdp string) string {
 	}
 	return b.String()
 }
+
+// ReplaceAudio replaces the test peer's audio track on its sender (as a
+// microphone or camera switch does) and plays payload on the new one.
+func (tp *testPeer) ReplaceAudio(payload []byte, stop <-chan struct{}) {
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "tp-audio-2", "tp-stream")
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+	tp.do(func() {
+		for _, s := range tp.pc.GetSenders() {
+			if s.Track() == tp.audio {
+				if err := s.ReplaceTrack(track); err != nil {
+					tp.t.Errorf("test peer: replace track: %v", err)
+				}
+			}
+		}
+	})
+	tp.play(track, payload, 20*time.Millisecond, stop)
+}

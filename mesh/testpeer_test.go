@@ -6,6 +6,7 @@ package mesh
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
@@ -64,9 +66,14 @@ type testPeer struct {
 	signalled   bool
 	early       bool // send candidates before the invite (test 3)
 	queuedCands []map[string]any
-	audio       *webrtc.TrackLocalStaticSample
-	screen      *webrtc.RTPSender
-	streamMD    map[string]any
+	audio       *webrtc.TrackLocalStaticRTP
+	// audioRTP numbers the audio packets of every audio track the test
+	// peer plays: a replacing track goes on where the replaced one was,
+	// as browsers do (a new numbering could fall behind SRTP's replay
+	// window and be dropped).
+	audioRTP rtpCounter
+	screen   *webrtc.RTPSender
+	streamMD map[string]any
 	// ignoreInvites: invites ring unanswered (invite timeout test).
 	ignoreInvites bool
 	// ignoreCandidates: ours are dropped, and the test peer's travel in
@@ -95,7 +102,7 @@ func newTestPeer(t *testing.T, user, device, session, peerUser, peerDevice, peer
 		Received: make(chan map[string]any, 256), Tracks: make(chan tpTrack, 16),
 		api: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)),
 	}
-	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "tp-audio", "tp-stream")
+	audio, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "tp-audio", "tp-stream")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +418,7 @@ func (tp *testPeer) setRemote(d any) {
 	sdp, _ := m["sdp"].(string)
 	typ := webrtc.NewSDPType(fmt.Sprint(m["type"]))
 	if err := tp.pc.SetRemoteDescription(webrtc.SessionDescription{Type: typ, SDP: sdp}); err != nil {
-		if tp.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		if errors.Is(err, webrtc.ErrConnectionClosed) || tp.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
 			return // our Peer closed the connection meanwhile (DTLS close_notify)
 		}
 		tp.t.Errorf("test peer: remote %s: %v", typ, err)
@@ -458,11 +465,36 @@ func (tp *testPeer) renegotiate() {
 
 // Play writes the test peer's audio payload every 20 ms until stop closes.
 func (tp *testPeer) Play(payload []byte, stop <-chan struct{}) {
-	tp.play(tp.audio, payload, 20*time.Millisecond, stop)
+	tp.playRTP(tp.audio, payload, stop)
 }
 
-// play writes data on track every period until stop or quit closes.
-func (tp *testPeer) play(track *webrtc.TrackLocalStaticSample, data []byte, period time.Duration, stop <-chan struct{}) {
+// rtpCounter hands out RTP sequence numbers and 20 ms timestamps.
+type rtpCounter struct {
+	mu  sync.Mutex
+	seq uint16
+	ts  uint32
+}
+
+func (c *rtpCounter) next() (uint16, uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	c.ts += 960
+	return c.seq, c.ts
+}
+
+// playRTP writes payload as an Opus packet on track every 20 ms until
+// stop or quit closes.
+func (tp *testPeer) playRTP(track *webrtc.TrackLocalStaticRTP, payload []byte, stop <-chan struct{}) {
+	tp.every(20*time.Millisecond, stop, func() {
+		seq, ts := tp.audioRTP.next()
+		_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq,
+			Timestamp: ts}, Payload: payload})
+	})
+}
+
+// every runs f every period until stop or quit closes.
+func (tp *testPeer) every(period time.Duration, stop <-chan struct{}, f func()) {
 	tp.wg.Add(1)
 	go func() {
 		defer tp.wg.Done()
@@ -475,10 +507,15 @@ func (tp *testPeer) play(track *webrtc.TrackLocalStaticSample, data []byte, peri
 			case <-tp.quit:
 				return
 			case <-tick.C:
-				_ = track.WriteSample(pionmedia.Sample{Data: data, Duration: period})
+				f()
 			}
 		}
 	}()
+}
+
+// play writes data on track every period until stop or quit closes.
+func (tp *testPeer) play(track *webrtc.TrackLocalStaticSample, data []byte, period time.Duration, stop <-chan struct{}) {
+	tp.every(period, stop, func() { _ = track.WriteSample(pionmedia.Sample{Data: data, Duration: period}) })
 }
 
 // StartScreen adds a screen share (a VP8 track on its own stream with
@@ -543,7 +580,7 @@ func stripCandidates(sdp string) string {
 // ReplaceAudio replaces the test peer's audio track on its sender (as a
 // microphone or camera switch does) and plays payload on the new one.
 func (tp *testPeer) ReplaceAudio(payload []byte, stop <-chan struct{}) {
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "tp-audio-2", "tp-stream")
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "tp-audio-2", "tp-stream")
 	if err != nil {
 		tp.t.Fatal(err)
 	}
@@ -556,5 +593,5 @@ func (tp *testPeer) ReplaceAudio(payload []byte, stop <-chan struct{}) {
 			}
 		}
 	})
-	tp.play(track, payload, 20*time.Millisecond, stop)
+	tp.playRTP(track, payload, stop)
 }

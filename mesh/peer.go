@@ -47,8 +47,11 @@ type RemoteStream struct {
 type PeerConfig struct {
 	Local, Remote  Device
 	RoomID, ConfID string
-	Role           Role
-	ICE            ICEConfig
+	// Dialect is how our signals travel: Group (the default; to-device,
+	// with the envelope) or Room (a 1:1 call's room events).
+	Dialect Dialect
+	Role    Role
+	ICE     ICEConfig
 	// InviteLifetime is how long our invite waits for an answer; 0: the
 	// SDK's 60 s. It is sent as the invite's lifetime.
 	InviteLifetime time.Duration
@@ -167,6 +170,9 @@ func New(cfg PeerConfig) (*Peer, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Dialect == 0 {
+		cfg.Dialect = Group
 	}
 	if cfg.InviteLifetime <= 0 {
 		cfg.InviteLifetime = InviteLifetime * time.Millisecond

@@ -27,13 +27,15 @@ type outgoing struct {
 // queue; candidates are batched so it rarely fills).
 func (p *Peer) enqueue(c *call, b Body) {
 	s := Signal{
-		Dialect: Group,
+		Dialect: p.cfg.Dialect,
 		Call:    Call{CallID: c.id, PartyID: p.cfg.Local.SessionID, Version: Version},
-		Group: &Envelope{Seq: c.seq, SenderSessionID: p.cfg.Local.SessionID,
-			DestSessionID: p.cfg.Remote.SessionID, RoomID: p.cfg.RoomID, ConfID: p.cfg.ConfID},
-		Body: b,
+		Body:    b,
 	}
-	c.seq++
+	if s.Dialect == Group {
+		s.Group = &Envelope{Seq: c.seq, SenderSessionID: p.cfg.Local.SessionID,
+			DestSessionID: p.cfg.Remote.SessionID, RoomID: p.cfg.RoomID, ConfID: p.cfg.ConfID}
+		c.seq++
+	}
 	p.out <- outgoing{s: s}
 }
 

@@ -66,9 +66,13 @@ func (p *Peer) invite(s Signal, inv *Invite) {
 	case c.id == s.Call.CallID:
 		return // a repeated invite
 	case c.outgoing && !c.established:
-		if MeshGlare(p.cfg.Local.Key(), p.cfg.Remote.Key()) == KeepOurs {
+		if p.glare(c, s.Call.CallID) == KeepOurs {
 			p.log.Info("mesh: glare, our call stays")
-			p.enqueue(&call{id: s.Call.CallID, seq: 0}, &Reject{})
+			if p.cfg.Dialect == Group {
+				p.enqueue(&call{id: s.Call.CallID}, &Reject{})
+			} else {
+				p.enqueue(&call{id: s.Call.CallID}, &Hangup{Reason: ReasonReplaced})
+			}
 			p.early.Forget(p.cfg.Remote.SessionID)
 			return
 		}
@@ -79,6 +83,15 @@ func (p *Peer) invite(s Signal, inv *Invite) {
 		p.replaceCall(c, ReasonReplaced)
 	}
 	p.answerInvite(s, inv)
+}
+
+// glare resolves crossing invites: MeshGlare in group calls, RoomGlare
+// (by call id) in 1:1 calls.
+func (p *Peer) glare(ours *call, theirCallID string) Glare {
+	if p.cfg.Dialect == Room {
+		return RoomGlare(ours.id, ours.signalled, theirCallID)
+	}
+	return MeshGlare(p.cfg.Local.Key(), p.cfg.Remote.Key())
 }
 
 // replaceCall hangs up c and forgets it, so that another call takes its

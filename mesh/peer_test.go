@@ -57,7 +57,7 @@ type harness struct {
 	audio    *testSink     // the test peer's audio, once audioBothWays saw it
 }
 
-func newHarness(t *testing.T, ourUser, tpUser string, role Role, lifetime time.Duration) *harness {
+func newHarness(t *testing.T, ourUser, tpUser string, role Role, lifetime time.Duration, dialect ...Dialect) *harness {
 	t.Helper()
 	leakcheck.Check(t)
 	h := &harness{t: t, sinks: make(chan *testSink, 16), metadata: make(chan StreamMetadata, 16),
@@ -76,7 +76,7 @@ func newHarness(t *testing.T, ourUser, tpUser string, role Role, lifetime time.D
 	peer, err := New(PeerConfig{
 		Local:  Device{UserID: ourUser, DeviceID: ourDevice, SessionID: ourSession},
 		Remote: Device{UserID: tpUser, DeviceID: tpDevice, SessionID: tpSession},
-		RoomID: "!room:example.org", Role: role, InviteLifetime: lifetime,
+		RoomID: "!room:example.org", Role: role, InviteLifetime: lifetime, Dialect: append(dialect, Group)[0],
 		ICE: ICEConfig{LoopbackOnly: true},
 		Send: func(ctx context.Context, s Signal) error {
 			if s.Kind() == h.failKind {
@@ -112,6 +112,7 @@ func newHarness(t *testing.T, ourUser, tpUser string, role Role, lifetime time.D
 		t.Fatal(err)
 	}
 	h.peer = peer
+	h.tp.room1to1 = peer.cfg.Dialect == Room // before the test peer hears anything
 	t.Cleanup(func() {
 		peer.Close()
 		select {
@@ -461,4 +462,16 @@ func TestPeerTrackReplaced(t *testing.T) {
 		t.Errorf("a new source after a replaced track: %+v", s.src)
 	default:
 	}
+}
+
+// A 1:1 call travels as room events (m.call.*, no group envelope); crossing
+// invites are resolved by call id, and media flows.
+func TestPeerRoomCall(t *testing.T) {
+	h := newHarness(t, "@a:example.org", "@b:example.org", RoleCall, 0, Room)
+	h.start()
+	inv := h.received("invite")
+	if _, ok := inv["conf_id"]; ok {
+		t.Errorf("room invite with conf_id: %v", inv)
+	}
+	h.audioBothWays()
 }

@@ -80,6 +80,9 @@ type testPeer struct {
 	// candidates events only (none in its SDP), so only those can
 	// connect the call (early candidates test).
 	ignoreCandidates bool
+	// room1to1: the test peer speaks 1:1 room events (m.call.*, no
+	// group envelope).
+	room1to1 bool
 }
 
 func newTestPeer(t *testing.T, user, device, session, peerUser, peerDevice, peerSession string,
@@ -167,11 +170,17 @@ func (tp *testPeer) send(kind string, body map[string]any) {
 	body["party_id"] = tp.session
 	body["version"] = "1"
 	body["conf_id"] = tp.conf
-	body["seq"] = tp.seq
-	body["sender_session_id"] = tp.session
-	body["dest_session_id"] = tp.peerSession
-	body["room_id"] = tp.room
-	tp.seq++
+	prefix := "m.call."
+	if !tp.room1to1 {
+		prefix = tpPrefix
+		body["seq"] = tp.seq
+		body["sender_session_id"] = tp.session
+		body["dest_session_id"] = tp.peerSession
+		body["room_id"] = tp.room
+		tp.seq++
+	} else {
+		delete(body, "conf_id")
+	}
 	for _, k := range []string{"offer", "answer", "description"} {
 		if d, ok := body[k].(map[string]any); ok && tp.ignoreCandidates {
 			d["sdp"] = stripCandidates(fmt.Sprint(d["sdp"]))
@@ -182,7 +191,7 @@ func (tp *testPeer) send(kind string, body map[string]any) {
 		tp.t.Errorf("test peer: marshal: %v", err)
 		return
 	}
-	tp.emit(wireEvent{Type: tpPrefix + kind, Content: b})
+	tp.emit(wireEvent{Type: prefix + kind, Content: b})
 }
 
 var capabilities = map[string]any{"m.call.transferee": false, "m.call.dtmf": false}
@@ -294,13 +303,17 @@ func (tp *testPeer) handle(ev wireEvent) {
 		tp.t.Errorf("test peer: %s: %v", ev.Type, err)
 		return
 	}
-	c["type"] = strings.TrimPrefix(ev.Type, tpPrefix)
-	kind, _ := c["type"].(string)
+	kind, ok := strings.CutPrefix(ev.Type, tpPrefix)
+	if tp.room1to1 {
+		kind, ok = strings.CutPrefix(ev.Type, "m.call.")
+	}
+	c["type"] = kind
 	callID, _ := c["call_id"].(string)
 	party, _ := c["party_id"].(string)
 	// Checks as the SDK makes them (§4.5).
-	if c["dest_session_id"] != tp.session || c["room_id"] != tp.room || c["version"] != "1" {
-		tp.t.Errorf("test peer: bad envelope: %s", ev.Content)
+	envelope := tp.room1to1 || c["dest_session_id"] == tp.session && c["room_id"] == tp.room
+	if !ok || !envelope || c["version"] != "1" || (tp.room1to1 && c["seq"] != nil) {
+		tp.t.Errorf("test peer: bad %s event: %s", ev.Type, ev.Content)
 	}
 	tp.t.Logf("test peer got %s %s", kind, ev.Content[:min(len(ev.Content), 120)])
 	select {

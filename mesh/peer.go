@@ -62,7 +62,8 @@ type PeerConfig struct {
 	// sends it, Olm-encrypted to-device). It is called from one goroutine
 	// of the peer's, in order, and may block on the network; an error
 	// makes the peer retry with backoff (500·2ⁿ ms) and, after more than
-	// 5 failures, end the call. Required.
+	// 5 failures, end the call. It should return within seconds: while
+	// the outbox (64 signals) is full, the peer waits for it. Required.
 	Send func(ctx context.Context, s Signal) error
 	// OnSource is called (from the peer's goroutines) for each remote
 	// track; the sink it returns gets the track's frames and is closed

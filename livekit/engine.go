@@ -52,12 +52,11 @@ const (
 // participants, each in a goroutine of its own, so one call failing (bad
 // focus, refused token, unreachable LiveKit) never stops another.
 type Engine struct {
-	cfg      EngineConfig
-	log      *slog.Logger
-	tokens   Tokens
-	keys     KeySource
-	features func(membership.CallKey) []media.Factory
-	health   func() (ok bool, reason string)
+	cfg    EngineConfig
+	log    *slog.Logger
+	tokens Tokens
+	keys   KeySource
+	health func() (ok bool, reason string)
 
 	starts    *queue[*participant]
 	closed    chan struct{}
@@ -69,11 +68,10 @@ type Engine struct {
 }
 
 // New returns the engine; it starts nothing. tokens and keys are required
-// (without them every call shows an error); features lists the media
-// features of a call (nil: none); health reports whether LiveKit answers
-// (nil: always).
+// (without them every call shows an error); health reports whether LiveKit
+// answers (nil: always). A call runs the features SetFeatures gives it.
 func New(cfg EngineConfig, logger *slog.Logger, tokens Tokens, keys KeySource,
-	features func(membership.CallKey) []media.Factory, health func() (bool, string)) *Engine {
+	health func() (bool, string)) *Engine {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = DefaultMaxBackoff
 	}
@@ -83,11 +81,8 @@ func New(cfg EngineConfig, logger *slog.Logger, tokens Tokens, keys KeySource,
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if features == nil {
-		features = func(membership.CallKey) []media.Factory { return nil }
-	}
 	return &Engine{
-		cfg: cfg, log: logger, tokens: tokens, keys: keys, features: features, health: health,
+		cfg: cfg, log: logger, tokens: tokens, keys: keys, health: health,
 		starts: newQueue[*participant](), closed: make(chan struct{}),
 		calls: map[membership.CallKey]*participant{},
 	}
@@ -233,8 +228,8 @@ func (e *Engine) Calls() []CallSnapshot {
 // call's current sources), those no longer listed stop (their sinks get
 // no more frames and are closed, then the feature is). A listed feature
 // that finished on its own (media.Finisher) is not started again until a
-// set leaves it out. Until SetFeatures is called for a call, New's
-// features function gives the set on connection. It does not wait: the
+// set leaves it out. Until SetFeatures is called for a call, it runs
+// none (the supervisor chooses features). It does not wait: the
 // call's participant applies it. Unknown calls are ignored.
 func (e *Engine) SetFeatures(call membership.CallKey, features []media.Factory) {
 	if p := e.carried(call); p != nil {

@@ -274,7 +274,7 @@ func TestEngineOneOffFeature(t *testing.T) {
 
 // TestEngineFeaturesBeforeConnection: the set and a one-off given while
 // the call is still connecting (its token held back) take effect when it
-// connects, and New's function is not asked.
+// connects, and the set given at Carry before them never starts.
 func TestEngineFeaturesBeforeConnection(t *testing.T) {
 	gate := &gatedTokens{asked: make(chan struct{}, 8), open: make(chan struct{})}
 	initial, w := &watch{}, &watch{}

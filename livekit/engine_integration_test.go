@@ -110,6 +110,8 @@ type rig struct {
 	self   e2ee.Participant
 	lkRoom string
 	botKey []byte
+	// features are set when the call is carried.
+	initial []media.Factory
 }
 
 // newRig starts the engine (not yet carrying the call) with the features
@@ -122,8 +124,8 @@ func newRig(t *testing.T, features ...media.Factory) *rig {
 	return startRig(t, features, nil)
 }
 
-// startRig is newRig with exactly the features New's function gives, and
-// the engine's tokens passed through wrap when it is not nil.
+// startRig is newRig with exactly features, set when the call is carried,
+// and the engine's tokens passed through wrap when it is not nil.
 func startRig(t *testing.T, features []media.Factory, wrap func(lkengine.Tokens) lkengine.Tokens) *rig {
 	env := testenv.Require(t)
 	room := id.RoomID(fmt.Sprintf("!echo%x:localhost", randomKey(t, 6)))
@@ -156,7 +158,8 @@ func startRig(t *testing.T, features []media.Factory, wrap func(lkengine.Tokens)
 	}
 	logs := &logbuf.Buffer{}
 	r.eng = lkengine.New(lkengine.EngineConfig{Self: botSelf}, slog.New(slog.NewTextHandler(logs, nil)),
-		engTokens, r.store, func(membership.CallKey) []media.Factory { return features }, nil)
+		engTokens, r.store, nil)
+	r.initial = features
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- r.eng.Run(ctx) }()
@@ -181,6 +184,7 @@ func (r *rig) peerParticipant(name string) e2ee.Participant {
 // carry makes the engine carry the rig's call on our own focus.
 func (r *rig) carry() {
 	r.eng.Carry(r.call, membership.Focus{Type: "livekit", LiveKitServiceURL: ownURL})
+	r.eng.SetFeatures(r.call, r.initial)
 }
 
 // join connects a test peer (identity "@name:localhost:DEV") whose key at

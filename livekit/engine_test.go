@@ -75,7 +75,7 @@ func TestEngineIsolatesCalls(t *testing.T) {
 		return Join{}, errRefused
 	}}
 	tokens := routeTokens{"!hang:x": hang, "!refuse:x": refuse}
-	e := New(EngineConfig{MaxBackoff: time.Hour}, nil, tokens, e2ee.NewKeyStore(e2ee.KeyStoreOptions{}), nil, nil)
+	e := New(EngineConfig{MaxBackoff: time.Hour}, nil, tokens, e2ee.NewKeyStore(e2ee.KeyStoreOptions{}), nil)
 	stop := runEngine(t, e)
 	defer stop()
 
@@ -134,7 +134,7 @@ func TestEngineUnreachableLiveKit(t *testing.T) {
 	tokens := &fakeTokens{asked: make(chan membership.Focus, 8), answer: func(context.Context, membership.Focus) (Join, error) {
 		return Join{URL: "ws://127.0.0.1:1", Token: "not-a-token", Room: "r", Identity: "@bot:x:D"}, nil
 	}}
-	e := New(EngineConfig{MaxBackoff: time.Hour}, nil, tokens, e2ee.NewKeyStore(e2ee.KeyStoreOptions{}), nil, nil)
+	e := New(EngineConfig{MaxBackoff: time.Hour}, nil, tokens, e2ee.NewKeyStore(e2ee.KeyStoreOptions{}), nil)
 	stop := runEngine(t, e)
 	defer stop()
 	call := membership.CallKey{Room: "!r:x"}
@@ -146,7 +146,7 @@ func TestEngineUnreachableLiveKit(t *testing.T) {
 // store shows every call as an error and starts nothing.
 func TestEngineWithoutSources(t *testing.T) {
 	leakcheck.Check(t)
-	e := New(EngineConfig{}, nil, nil, nil, nil, nil)
+	e := New(EngineConfig{}, nil, nil, nil, nil)
 	stop := runEngine(t, e)
 	call := membership.CallKey{Room: "!r:x"}
 	e.Carry(call, focusAt("https://a"))

@@ -72,7 +72,7 @@ func (in *featureInbox) take() featureChanges {
 // featureState is run's: the call's feature set and what runs.
 type featureState struct {
 	want    []media.Factory // the set
-	wantSet bool            // false: New's function gives it on connection
+	wantSet bool            // false: SetFeatures not called yet: none run
 	// ended names set features that finished on their own (Finisher): not
 	// started again while they stay in the set.
 	ended    map[string]bool
@@ -98,9 +98,6 @@ func (p *participant) applyFeatures(c *conn) {
 	}
 	if ch.hasSet {
 		fs.want, fs.wantSet = ch.set, true
-	}
-	if c != nil && !fs.wantSet {
-		fs.want, fs.wantSet = p.e.features(p.call), true
 	}
 	fs.oneOffs = append(fs.oneOffs, ch.oneOffs...)
 	if fs.wantSet {

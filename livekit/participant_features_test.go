@@ -132,9 +132,12 @@ type ownerRig struct {
 
 func newOwnerRig(t *testing.T, initial ...media.Factory) *ownerRig {
 	call := membership.CallKey{Room: "!r:x", Application: "m.call"}
-	e := New(EngineConfig{}, nil, nil, nil, func(membership.CallKey) []media.Factory { return initial }, nil)
+	e := New(EngineConfig{}, nil, nil, nil, nil)
 	p := newParticipant(e, call, focusAt("https://a"))
 	e.calls[call] = p
+	if len(initial) > 0 {
+		e.SetFeatures(call, initial)
+	}
 	t.Cleanup(p.stop)
 	return &ownerRig{t: t, e: e, p: p, c: &conn{}}
 }
@@ -172,7 +175,7 @@ func (o *ownerRig) check(what string, got, want int) {
 	}
 }
 
-// TestSetFeaturesDiff: New's function gives the set on connection; a new
+// TestSetFeaturesDiff: the first set starts on connection; a new
 // set keeps the features it names by name (not restarted), starts the new
 // ones, each offered the sources already there and their frames from then
 // on, and stops those it drops: no frame after, their sinks closed, then
@@ -229,7 +232,7 @@ func TestSetFeaturesDiff(t *testing.T) {
 }
 
 // TestSetFeaturesBeforeConnection: a set given before the call connects
-// replaces New's function and starts on connection; one taken away while
+// replaces the one given before it and starts on connection; one taken away while
 // disconnected stops at once.
 func TestSetFeaturesBeforeConnection(t *testing.T) {
 	leakcheck.Check(t)

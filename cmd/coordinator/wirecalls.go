@@ -100,9 +100,9 @@ func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhe
 			return nil, fmt.Errorf("calls.record_dir: %w", err)
 		}
 	}
-	// No features function: the supervisor sets each call's features.
+	// The supervisor sets each call's features.
 	return lklive.New(lklive.EngineConfig{Self: self}, logger.With("component", "livekit"), tokens, bp.keys,
-		nil, engineHealth(sfu)), nil
+		engineHealth(sfu)), nil
 }
 
 // featurePlan turns calls.features and calls.room_features (validated

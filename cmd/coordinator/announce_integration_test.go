@@ -2,31 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 	"github.com/switchboard-rtc/switchboard/internal/testenv/browser"
 )
-
-// makeOpusTone writes dir/name.ogg: an Ogg Opus file of a hz sine of the
-// given length, made by sox and opusenc (Debian's sox and opus-tools,
-// which scripts/browser-deps installs; missing, the test fails).
-func makeOpusTone(t *testing.T, dir, name string, hz int, seconds float64) string {
-	t.Helper()
-	for _, tool := range []string{"sox", "opusenc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing (Debian's sox and opus-tools; scripts/browser-deps installs them): %v", tool, err)
-		}
-	}
-	wav, out := filepath.Join(t.TempDir(), name+".wav"), filepath.Join(dir, name+".ogg")
-	runTool(t, "sox", "-n", "-r", "48000", "-c", "1", "-b", "16", wav, "synth", fmt.Sprint(seconds), "sine", fmt.Sprint(hz), "vol", "0.5")
-	runTool(t, "opusenc", "--quiet", "--bitrate", "48", wav, out)
-	return out
-}
 
 // TestAnnounceInBrowser (#13): the browser test of the participant issue,
 // run once with announce: the coordinator has echo and announce, and

@@ -11,7 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
-// Errors of SendNotice.
+// Errors of SendNotice and SendRoomEvent.
 var (
 	// ErrNotice: a notice could not be sent (wrapped with the cause).
 	ErrNotice = errors.New("matrixbot: send notice")
@@ -20,7 +20,7 @@ var (
 	ErrRoomEncryptionUnknown = errors.New("matrixbot: room encryption state unknown")
 )
 
-// noticeTimeout bounds one SendNotice, key sharing included.
+// noticeTimeout bounds one SendRoomEvent (SendNotice), key sharing included.
 const noticeTimeout = 30 * time.Second
 
 // Notice is an m.notice: Body is the plain body; HTML, if set, the
@@ -62,28 +62,38 @@ func (n Notice) content() map[string]any {
 // sends nothing and returns ErrRoomEncryptionUnknown. Errors wrap ErrNotice.
 // It may be called from any goroutine once LoggedIn is closed, until Close.
 func (b *Bot) SendNotice(ctx context.Context, room id.RoomID, n Notice) error {
+	if err := b.SendRoomEvent(ctx, room, event.EventMessage, n.content()); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotice, err)
+	}
+	return nil
+}
+
+// SendRoomEvent sends a room event of type typ (a message type, not
+// state): Megolm-encrypted, as SendNotice says, when room is encrypted,
+// plain otherwise; never plaintext on a guess (ErrRoomEncryptionUnknown).
+// 1:1 call events (m.call.*) go this way. It may be called from any
+// goroutine once LoggedIn is closed, until Close.
+func (b *Bot) SendRoomEvent(ctx context.Context, room id.RoomID, typ event.Type, content any) error {
 	ctx, cancel := context.WithTimeout(ctx, noticeTimeout)
 	defer cancel()
 	cli := b.Client()
 	if cli == nil {
-		return fmt.Errorf("%w: %w", ErrNotice, ErrCryptoNotReady)
+		return ErrCryptoNotReady
 	}
+	typ.Class = event.MessageEventType
 	encrypted, err := b.roomEncryption(ctx, cli, room)
 	if err != nil {
-		return fmt.Errorf("%w in %s: %w", ErrNotice, room, err)
+		return fmt.Errorf("send %s in %s: %w", typ.Type, room, err)
 	}
-	var typ event.Type
-	var content any
+	sendType, sendContent := typ, content
 	if encrypted {
-		typ = event.EventEncrypted
-		if content, err = b.encryptNotice(ctx, cli, room, n); err != nil {
-			return fmt.Errorf("%w in %s: %w", ErrNotice, room, err)
+		sendType = event.EventEncrypted
+		if sendContent, err = b.encryptRoomEvent(ctx, cli, room, typ, content); err != nil {
+			return fmt.Errorf("send %s in %s: %w", typ.Type, room, err)
 		}
-	} else {
-		typ, content = event.EventMessage, n.content()
 	}
-	if _, err := cli.SendMessageEvent(ctx, room, typ, content); err != nil {
-		return fmt.Errorf("%w in %s: %w", ErrNotice, room, err)
+	if _, err := cli.SendMessageEvent(ctx, room, sendType, sendContent); err != nil {
+		return fmt.Errorf("send %s in %s: %w", typ.Type, room, err)
 	}
 	return nil
 }

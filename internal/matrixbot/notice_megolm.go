@@ -31,9 +31,10 @@ type sharedWith struct {
 	devices string
 }
 
-// encryptNotice Megolm-encrypts n for room's joined members, sharing (or
-// renewing) the room's outbound session first when needed.
-func (b *Bot) encryptNotice(ctx context.Context, cli *mautrix.Client, room id.RoomID, n Notice) (*event.EncryptedEventContent, error) {
+// encryptRoomEvent Megolm-encrypts an event of type typ for room's joined
+// members, sharing (or renewing) the room's outbound session first when
+// needed.
+func (b *Bot) encryptRoomEvent(ctx context.Context, cli *mautrix.Client, room id.RoomID, typ event.Type, content any) (*event.EncryptedEventContent, error) {
 	o, err := b.currentOlm()
 	if err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func (b *Bot) encryptNotice(ctx context.Context, cli *mautrix.Client, room id.Ro
 		}
 		s.rooms[room] = sharedWith{session: sess.ID(), devices: fp}
 	}
-	enc, err := o.mach.EncryptMegolmEvent(ctx, room, event.EventMessage, n.content())
+	enc, err := o.mach.EncryptMegolmEvent(ctx, room, typ, content)
 	if err != nil {
 		delete(s.rooms, room)
 		return nil, fmt.Errorf("megolm encrypt: %w", err)

@@ -33,9 +33,10 @@ var filterJSON = func() string {
 	// m.room.encrypted: sticky memberships in encrypted rooms (Synapse does
 	// not filter the sticky section, but a sticky event in the timeline
 	// appears only there), and messages there. m.room.message: room
-	// commands.
+	// commands. m.call.* (and the unstable org.matrix.call.*): 1:1 calls
+	// to the bot, plain (encrypted ones come as m.room.encrypted).
 	timeline := append(append([]event.Type{}, stateTypes...), TypeRTCMember, event.EventRedaction, event.EventEncrypted,
-		event.EventMessage)
+		event.EventMessage, event.Type{Type: "m.call.*"}, event.Type{Type: "org.matrix.call.*"})
 	f := mautrix.Filter{
 		AccountData: none,
 		Presence:    none,

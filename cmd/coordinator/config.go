@@ -24,6 +24,7 @@ type Config struct {
 	Matrix  MatrixConfig  `yaml:"matrix"`
 	DataDir string        `yaml:"data_dir" doc:"Directory for persistent state (SQLite databases). Needed when the Matrix bot is configured."`
 	Calls   CallsConfig   `yaml:"calls"`
+	Mesh    MeshConfig    `yaml:"mesh"`
 	E2EE    E2EEConfig    `yaml:"e2ee"`
 	Admin   AdminConfig   `yaml:"admin"`
 }
@@ -138,6 +139,10 @@ type CallsConfig struct {
 	SoundsDir    string            `yaml:"sounds_dir" doc:"Folder of the sounds announce and !call play NAME play: Ogg Opus files named NAME.ogg or NAME.opus (NAME: letters, digits, dots, dashes, underscores). Default: <data_dir>/sounds."`
 	Announce     string            `yaml:"announce" doc:"The sound (a NAME in sounds_dir) the announce feature plays once into a call when we join it. Required when a call has announce."`
 	RecordVideo  bool              `yaml:"record_video" doc:"Whether the record feature also writes each participant's video (VP8 or VP9, untranscoded, to IVF files) beside the audio."`
+
+	Direct            string        `yaml:"direct" doc:"What the bot does when a user calls it (m.call.invite, plain or encrypted) in a direct room (its joined members: the bot and the caller): echo (answers with the echo test, after echo_delay), reject (declines) or ignore (lets it ring out)."`
+	DirectMax         int           `yaml:"direct_max" doc:"Most 1:1 calls to the bot carried at once; further callers are rejected as busy (user_busy)."`
+	DirectMaxDuration time.Duration `yaml:"direct_max_duration" doc:"How long a 1:1 call to the bot may last before the bot hangs up (a forgotten echo test ends)."`
 }
 
 // Join policies.
@@ -163,7 +168,8 @@ func defaultConfig() Config {
 			RTCExpiry: 4 * time.Hour, RTCRefresh: time.Hour,
 			RTCLeaveDelay: 10 * time.Second, RTCLeaveRestart: 5 * time.Second,
 			Commands: true, CommandLevel: calls.DefaultCommandLevel,
-			MaxSeatsPerRoom: calls.DefaultMaxSeatsPerRoom, MaxSeats: calls.DefaultMaxSeats, EchoDelay: 500 * time.Millisecond, RecordVideo: true},
+			MaxSeatsPerRoom: calls.DefaultMaxSeatsPerRoom, MaxSeats: calls.DefaultMaxSeats, EchoDelay: 500 * time.Millisecond, RecordVideo: true,
+			Direct: DirectEcho, DirectMax: defaultDirectMax, DirectMaxDuration: defaultDirectMaxDuration},
 		E2EE: E2EEConfig{
 			FamedlyEventTypes:  []string{e2ee.FamedlyKeysEventType, e2ee.FamedlyKeysEventTypeAlias},
 			AllowPlaintextKeys: true, HoldFor: e2ee.DefaultHoldFor,

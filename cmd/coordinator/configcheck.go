@@ -173,6 +173,7 @@ func (c *Config) validate() []error {
 	}
 	c.validateE2EE(bad)
 	c.validateFeatures(bad)
+	c.validateMesh(bad)
 	for _, room := range sortedKeys(c.Calls.Rooms) {
 		if !strings.HasPrefix(room, "!") || !strings.Contains(room, ":") {
 			bad("calls.rooms", "%q is not a room id (!opaque:server)", room)

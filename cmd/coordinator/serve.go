@@ -95,9 +95,15 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 			return err
 		}
 		defer eng.Close()
-		sup := newSupervisor(cfg, logger, bp, membership.NewClientWriter(bp.bot.Client), notes, eng)
+		// After livekit: a call on a mesh focus is the mesh engine's.
+		meshEng, meshFeed, err := newMeshEngine(logger, bp, meshICE(cfg))
+		if err != nil {
+			return err
+		}
+		defer meshEng.Close()
+		sup := newSupervisor(cfg, logger, bp, membership.NewClientWriter(bp.bot.Client), notes, eng, meshEng)
 		defer sup.Close()
-		runs = append(runs, eng.Run, sup.Run)
+		runs = append(runs, eng.Run, meshEng.Run, meshFeed, sup.Run)
 		if cfg.Calls.Commands {
 			run, err := newCommands(cfg, logger, bp, sup)
 			if err != nil {
@@ -108,6 +114,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		admin.Handle("/admin/", membership.AdminHandlerWithKeys(bp.tracker, sup, keyReport{bp.keys}))
 		admin.Handle("GET /admin/v1/supervisor", sup.AdminHandler())
 		admin.Handle("GET /admin/v1/media", mediaAdmin(eng))
+		admin.Handle("GET /admin/v1/mesh", meshAdmin(meshEng))
 		admin.Handle("GET /admin/v1/recordings", recordingsAdmin(cfg.Calls.RecordDir, eng))
 	}
 	var sinks []jwtservice.WebhookSink

@@ -215,6 +215,18 @@ func (c *CryptoClient) Receive(t testing.TB, timeout time.Duration, match func(T
 	}
 }
 
+// Poll syncs once (long-polling up to timeout) and returns every queued
+// to-device event, for a test's own goroutines: it never fails the test.
+// Calls on one client must not overlap.
+func (c *CryptoClient) Poll(ctx context.Context, timeout time.Duration) ([]ToDevice, error) {
+	if err := c.Sync(ctx, timeout); err != nil {
+		return nil, err
+	}
+	q := c.queue
+	c.queue = nil
+	return q, nil
+}
+
 // OfType matches to-device events of type typ.
 func OfType(typ string) func(ToDevice) bool {
 	return func(td ToDevice) bool { return td.Type.Type == typ }

@@ -94,7 +94,8 @@ func TestStalledConsumerDelaysNothing(t *testing.T) {
 			}
 		}
 	}
-	if got["stalled"] != 1 || got["membership_feed"] != 1 || got["key_exchange"] != 1 || len(got) != 3 {
+	if got["stalled"] != 1 || got["membership_feed"] != 1 || got["key_exchange"] != 1 || got["room_commands"] != 1 ||
+		got["direct_calls"] != 1 || len(got) != 5 {
 		t.Errorf("routes %v", got)
 	}
 }

@@ -94,8 +94,14 @@ func TestStalledConsumerDelaysNothing(t *testing.T) {
 			}
 		}
 	}
-	if got["stalled"] != 1 || got["membership_feed"] != 1 || got["key_exchange"] != 1 || got["room_commands"] != 1 ||
-		got["direct_calls"] != 1 || len(got) != 5 {
+	// Each route once; the ones this test reads among them (others, such
+	// as the room commands' or the call signalling's, come with features).
+	for name, n := range got {
+		if n != 1 {
+			t.Errorf("route %s listed %d times", name, n)
+		}
+	}
+	if got["stalled"] != 1 || got["membership_feed"] != 1 || got["key_exchange"] != 1 {
 		t.Errorf("routes %v", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
 	"github.com/switchboard-rtc/switchboard/jwtservice"
 	"github.com/switchboard-rtc/switchboard/membership"
+	"github.com/switchboard-rtc/switchboard/mesh"
 )
 
 // botParts are the Matrix side: the bot's client, the membership tracker and
@@ -30,6 +31,10 @@ type botParts struct {
 	presence *membership.Presence
 	keys     *e2ee.KeyStore
 	exchange *e2ee.Exchange
+	// ice is the ICE source of mesh and 1:1 calls; direct answers 1:1
+	// calls to the bot (nil: calls.direct is ignore).
+	ice    *mesh.ICESource
+	direct func(context.Context) error
 }
 
 // newBotParts builds the Matrix side; nothing runs yet. extra routes are
@@ -70,6 +75,12 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, extra ..
 	if err != nil {
 		return nil, err
 	}
+	ice := newICESource(cfg, bot, logger)
+	direct, err := newDirectCalls(cfg, logger, router, bot, ice)
+	if err != nil {
+		_ = bot.Close()
+		return nil, err
+	}
 	invites, err := membership.OpenInviteLog(ctx, cfg.DataDir)
 	if err != nil {
 		_ = bot.Close()
@@ -84,7 +95,7 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, extra ..
 	keys := e2ee.NewKeyStore(e2ee.KeyStoreOptions{})
 	exchange := newExchange(cfg, logger, bot, tracker, keys)
 	return &botParts{bot: bot, tracker: tracker, roster: roster, invites: invites, feed: feed, presence: presence,
-		router: router, feedIn: feedIn, keysIn: keysIn, keys: keys, exchange: exchange}, nil
+		router: router, feedIn: feedIn, keysIn: keysIn, keys: keys, exchange: exchange, ice: ice, direct: direct}, nil
 }
 
 // presenceConfig turns the calls section into the presence's typed config
@@ -132,14 +143,18 @@ func (a roomAuthorizer) Authorize(_ context.Context, userID, roomID string) erro
 
 // runs lists the loops to start.
 func (p *botParts) runs() []func(context.Context) error {
-	return []func(context.Context) error{
+	runs := []func(context.Context) error{p.ice.Run}
+	if p.direct != nil {
+		runs = append(runs, p.direct)
+	}
+	return append(runs,
 		p.bot.Run,
 		p.tracker.Run,
 		func(ctx context.Context) error { return p.router.Run(ctx, p.bot.Events()) },
 		func(ctx context.Context) error { return p.feed.Run(ctx, p.feedIn) },
 		func(ctx context.Context) error { return p.exchange.Run(ctx, p.keysIn) },
 		p.presence.Run,
-	}
+	)
 }
 
 func (p *botParts) close() {

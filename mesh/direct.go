@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/media"
@@ -17,8 +18,9 @@ type DirectConfig struct {
 	// UserID and DeviceID are the bot's.
 	UserID, DeviceID string
 	Mode             DirectMode
-	// Max bounds the calls carried at once; beyond it invites are
-	// rejected with user_busy. MaxDuration ends a call (hangup) that has
+	// Max bounds the calls carried at once; beyond it invites in direct
+	// rooms are rejected with user_busy (and beyond twice Max invites
+	// still being checked, more ring out). MaxDuration ends a call (hangup) that has
 	// lasted that long, so a forgotten echo test ends.
 	Max         int
 	MaxDuration time.Duration
@@ -54,6 +56,7 @@ type Direct struct {
 	now   func() time.Time
 
 	calls   map[directKey]*directCall
+	active  atomic.Int64 // calls answered and running
 	ended   chan directKey
 	rejects chan struct{}
 	wg      sync.WaitGroup
@@ -172,9 +175,10 @@ func (d *Direct) invite(ctx context.Context, k directKey, rs RoomSignal, inv *In
 		log.Info("direct call: rejected (calls.direct is reject)")
 		d.reject(ctx, k, "")
 		return
-	case len(d.calls) >= d.cfg.Max:
-		log.Warn("direct call: rejected as busy, too many direct calls", "max", d.cfg.Max)
-		d.reject(ctx, k, ReasonUserBusy)
+	case len(d.calls) >= 2*d.cfg.Max:
+		// Invites still being checked count too: a flood of them rings
+		// out rather than queueing homeserver requests.
+		log.Warn("direct call: too many calls under way; this invite rings out", "max", d.cfg.Max)
 		return
 	}
 	remoteDevice := inv.DeviceID
@@ -233,6 +237,16 @@ func (d *Direct) carry(ctx context.Context, log *slog.Logger, k directKey, c *di
 		log.Info("direct call: not answered, the room is not a direct room of the caller and the bot", "err", err)
 		return
 	}
+	// Only calls in direct rooms count against Max.
+	if d.active.Add(1) > int64(d.cfg.Max) {
+		d.active.Add(-1)
+		log.Warn("direct call: rejected as busy, too many direct calls", "max", d.cfg.Max)
+		if err := d.sendReject(ctx, k, ReasonUserBusy); err != nil {
+			log.Warn("direct call: reject not sent", "err", err)
+		}
+		return
+	}
+	defer d.active.Add(-1)
 	f, err := d.cfg.Feature.Start(c.peer, log)
 	if err != nil {
 		log.Warn("direct call: feature failed", "err", err)
@@ -266,13 +280,18 @@ func (d *Direct) reject(ctx context.Context, k directKey, reason Reason) {
 	d.wg.Add(1)
 	go func() {
 		defer func() { <-d.rejects; d.wg.Done() }()
-		typ, content, err := Encode(Signal{Dialect: Room, Call: Call{CallID: k.callID, PartyID: d.party, Version: Version},
-			Body: &Reject{Reason: reason}})
-		if err == nil {
-			err = d.cfg.Send(ctx, k.room, typ, content)
-		}
-		if err != nil {
+		if err := d.sendReject(ctx, k, reason); err != nil {
 			d.log.Warn("direct call: reject not sent", "call", k.callID, "err", err)
 		}
 	}()
+}
+
+// sendReject sends an m.call.reject of call k.
+func (d *Direct) sendReject(ctx context.Context, k directKey, reason Reason) error {
+	typ, content, err := Encode(Signal{Dialect: Room, Call: Call{CallID: k.callID, PartyID: d.party, Version: Version},
+		Body: &Reject{Reason: reason}})
+	if err != nil {
+		return err
+	}
+	return d.cfg.Send(ctx, k.room, typ, content)
 }

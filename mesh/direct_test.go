@@ -1,0 +1,143 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/leakcheck"
+	"github.com/switchboard-rtc/switchboard/media"
+)
+
+// sentEvent is a room event Direct sent.
+type sentEvent struct {
+	room, typ string
+	content   map[string]any
+}
+
+// nopFeature stands for the echo: it takes no source.
+type nopFeature struct{}
+
+func (nopFeature) Name() string                                          { return "nop" }
+func (nopFeature) Start(media.Call, *slog.Logger) (media.Feature, error) { return nopFeature{}, nil }
+func (nopFeature) SourceAdded(media.Source) media.Sink                   { return nil }
+func (nopFeature) Close() error                                          { return nil }
+
+// directHarness runs a Direct whose sends are recorded; direct says which
+// rooms are direct.
+type directHarness struct {
+	t    *testing.T
+	in   chan RoomBatch
+	sent chan sentEvent
+}
+
+func newDirectHarness(t *testing.T, mode DirectMode, max int, maxDuration time.Duration, direct func(room string) bool) *directHarness {
+	t.Helper()
+	leakcheck.Check(t)
+	h := &directHarness{t: t, in: make(chan RoomBatch), sent: make(chan sentEvent, 64)}
+	d, err := NewDirect(DirectConfig{UserID: drBot, DeviceID: "BOTDEV", Mode: mode, Max: max, MaxDuration: maxDuration,
+		ICE: func() ICEConfig { return ICEConfig{LoopbackOnly: true} }, Feature: nopFeature{}, Logger: testLogger(t),
+		IsDirect: func(_ context.Context, room, caller string) (bool, error) {
+			return direct(room) && caller == drCaller, nil
+		},
+		Send: func(ctx context.Context, room, typ string, content json.RawMessage) error {
+			var m map[string]any
+			if err := json.Unmarshal(content, &m); err != nil {
+				t.Errorf("sent %s: %v", typ, err)
+			}
+			select {
+			case h.sent <- sentEvent{room, typ, m}:
+			case <-ctx.Done():
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx, h.in) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-ran:
+		case <-time.After(hang):
+			t.Error("Direct.Run did not return")
+		}
+	})
+	return h
+}
+
+// invite hands Direct a batch with a fresh invite of call in room.
+func (h *directHarness) invite(room, call string, edit func(map[string]any)) {
+	h.t.Helper()
+	e := roomEvent(h.t, "invite", drCaller, time.Now(), func(m map[string]any) {
+		m["call_id"] = call
+		if edit != nil {
+			edit(m)
+		}
+	})
+	e.RoomID = room
+	h.in <- RoomBatch{RoomID: room, Events: []RoomEvent{e}}
+}
+
+// next is the next event Direct sent of call.
+func (h *directHarness) next(call string) sentEvent {
+	h.t.Helper()
+	for {
+		select {
+		case s := <-h.sent:
+			if s.content["call_id"] == call {
+				return s
+			}
+		case <-time.After(hang):
+			h.t.Fatalf("nothing sent for call %s", call)
+		}
+	}
+}
+
+// Beyond calls.direct_max an invite is rejected as busy; an invite for
+// someone else, and one in a room that is not direct, take no place.
+func TestDirectLimits(t *testing.T) {
+	h := newDirectHarness(t, DirectEcho, 1, time.Hour, func(room string) bool { return room == "!dm:x" })
+	h.invite("!dm:x", "for-carol", func(m map[string]any) { m["invitee"] = "@carol:example.org" })
+	h.invite("!big:x", "in-a-big-room", nil)
+	h.invite("!dm:x", "first", nil)
+	if s := h.next("first"); s.typ != "m.call.answer" || s.room != "!dm:x" {
+		t.Fatalf("first call: %s in %s", s.typ, s.room)
+	}
+	h.invite("!dm:x", "second", nil)
+	s := h.next("second")
+	if s.typ != "m.call.reject" || s.content["reason"] != "user_busy" {
+		t.Fatalf("second call: %s %v", s.typ, s.content)
+	}
+}
+
+// calls.direct reject declines every call; nothing is answered.
+func TestDirectRejectMode(t *testing.T) {
+	h := newDirectHarness(t, DirectReject, 5, time.Hour, func(string) bool { return true })
+	h.invite("!dm:x", "call", nil)
+	if s := h.next("call"); s.typ != "m.call.reject" || s.content["reason"] != nil {
+		t.Fatalf("%s %v", s.typ, s.content)
+	}
+}
+
+// A call that lasts calls.direct_max_duration is hung up by us.
+func TestDirectMaxDuration(t *testing.T) {
+	h := newDirectHarness(t, DirectEcho, 5, 300*time.Millisecond, func(string) bool { return true })
+	h.invite("!dm:x", "long", nil)
+	if s := h.next("long"); s.typ != "m.call.answer" {
+		t.Fatalf("%s", s.typ)
+	}
+	for {
+		s := h.next("long")
+		if s.typ == "m.call.hangup" {
+			if s.content["reason"] != "user_hangup" {
+				t.Errorf("hangup %v", s.content)
+			}
+			return
+		}
+	}
+}

@@ -96,7 +96,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		}
 		defer eng.Close()
 		// After livekit: a call on a mesh focus is the mesh engine's.
-		meshEng, meshFeed, err := newMeshEngine(logger, bp, meshICE(cfg))
+		meshEng, meshFeed, err := newMeshEngine(logger, bp, bp.ice.Current)
 		if err != nil {
 			return err
 		}

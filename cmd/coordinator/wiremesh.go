@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/pion/webrtc/v4"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -79,17 +78,4 @@ func meshAdmin(eng *mesh.Engine) http.Handler {
 			Calls []mesh.CallSnapshot `json:"calls"`
 		}{eng.Calls()})
 	})
-}
-
-// meshICE is the mesh section as the engine's ICE settings (validated
-// already): STUN/TURN servers, the UDP port range, 1:1 NAT addresses and
-// loopback-only.
-func meshICE(cfg *Config) func() mesh.ICEConfig {
-	m := cfg.Mesh
-	c := mesh.ICEConfig{PortMin: uint16(m.UDPPortMin), PortMax: uint16(m.UDPPortMax), NAT1To1IPs: m.NAT1To1IPs,
-		LoopbackOnly: m.LoopbackOnly}
-	if len(m.ICEServers) > 0 {
-		c.Servers = []webrtc.ICEServer{{URLs: m.ICEServers, Username: m.TURNUsername, Credential: m.TURNPassword.Reveal()}}
-	}
-	return func() mesh.ICEConfig { return c }
 }

@@ -229,7 +229,7 @@ func (c *dmCaller) play(stop <-chan struct{}) {
 // Megolm-encrypted m.call.invite; the bot answers (encrypted), trickles its
 // candidates, the call connects over loopback and the caller hears its own
 // marked audio back (the echo test); the caller's hangup ends the bot's
-// side.
+// side. A plain invite in a room of three is not answered.
 func TestDirectEchoCall(t *testing.T) {
 	env := testenv.Require(t)
 	cfg, bot := botCoordinatorEnv(t, env, map[string]string{
@@ -258,17 +258,48 @@ func TestDirectEchoCall(t *testing.T) {
 	waitFor(t, 30*time.Second, "the caller hears its own audio echoed", func() bool { return caller.heard.Load() >= 25 })
 
 	caller.send("hangup", map[string]any{"reason": "user_hangup"})
-	waitFor(t, 30*time.Second, "the bot's side of the call ends on the caller's hangup", func() bool {
-		for _, line := range strings.Split(logs.String(), "\n") {
-			var l struct {
-				Msg, Call, Reason string
-				Remote            bool
-			}
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "direct call: ended" && l.Call == caller.callID &&
-				l.Reason == "user_hangup" && l.Remote {
-				return true
-			}
-		}
-		return false
+	waitForLog(t, &logs, "the bot's side of the call ends on the caller's hangup", func(l directLog) bool {
+		return l.Msg == "direct call: ended" && l.Call == caller.callID && l.Reason == "user_hangup" && l.Remote
 	})
+
+	// A plain invite in a room of three is never answered.
+	bob := env.RegisterUser(t, "bob")
+	big := env.CreateRoom(t, alice, bob)
+	inviteBot(t, alice, big, bot)
+	callID := fmt.Sprintf("%dbigroom", time.Now().UnixMilli())
+	if _, err := alice.Client.SendMessageEvent(t.Context(), big, event.Type{Type: "m.call.invite", Class: event.MessageEventType},
+		map[string]any{"call_id": callID, "party_id": "p", "version": "1", "lifetime": 60000,
+			"offer": map[string]any{"sdp": caller.pc.LocalDescription().SDP, "type": "offer"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitForLog(t, &logs, "the invite in a room of three refused", func(l directLog) bool {
+		return strings.HasPrefix(l.Msg, "direct call: not answered, the room is not a direct room") && l.Call == callID
+	})
+	// The refusal ends the call's goroutine: no answer can follow it.
+	if logHas(&logs, func(l directLog) bool { return l.Msg == "direct call: answering" && l.Call == callID }) {
+		t.Error("the call in a room of three was answered")
+	}
+}
+
+// directLog is a line of the coordinator's JSON log about a 1:1 call.
+type directLog struct {
+	Msg, Call, Reason string
+	Remote            bool
+}
+
+// waitForLog waits for a line of the coordinator's log that match accepts.
+func waitForLog(t *testing.T, logs *logbuf.Buffer, what string, match func(directLog) bool) {
+	t.Helper()
+	waitFor(t, 30*time.Second, what, func() bool { return logHas(logs, match) })
+}
+
+// logHas says whether a line of the coordinator's log matches.
+func logHas(logs *logbuf.Buffer, match func(directLog) bool) bool {
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var l directLog
+		if json.Unmarshal([]byte(line), &l) == nil && match(l) {
+			return true
+		}
+	}
+	return false
 }

@@ -82,6 +82,21 @@ func (pe *peerEntry) noteCall(id string) {
 	}
 }
 
+func (pe *peerEntry) isEnded() bool {
+	pe.mu.Lock()
+	defer pe.mu.Unlock()
+	return pe.ended
+}
+
+// endedBy marks the peer ended when callID is its current call.
+func (pe *peerEntry) endedBy(callID string) {
+	pe.mu.Lock()
+	defer pe.mu.Unlock()
+	if n := len(pe.callIDs); n > 0 && pe.callIDs[n-1] == callID {
+		pe.ended = true
+	}
+}
+
 func (pe *peerEntry) hasCall(id string) (ended, ok bool) {
 	pe.mu.Lock()
 	defer pe.mu.Unlock()

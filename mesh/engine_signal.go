@@ -71,9 +71,10 @@ func (c *meshCall) deliver(in Incoming, v Verdict) {
 	pe := c.peers[key]
 	c.mu.Unlock()
 	if _, ok := s.Body.(*Invite); ok {
-		if pe == nil || pe.remote.SessionID != s.Group.SenderSessionID {
-			// A new session of the device (or a device we had no peer
-			// for): its invite makes the peer.
+		if pe == nil || pe.remote.SessionID != s.Group.SenderSessionID || pe.isEnded() {
+			// A new session of the device, a device we had no peer for,
+			// or one whose last call has just ended: its invite makes
+			// the peer.
 			pe = c.startPeer(Device{UserID: in.Sender, DeviceID: device, SessionID: s.Group.SenderSessionID}, RoleAnswer)
 			if pe == nil {
 				return
@@ -90,8 +91,13 @@ func (c *meshCall) deliver(in Incoming, v Verdict) {
 	if err := pe.peer.Deliver(s); err != nil {
 		c.log.Warn("mesh: signal not delivered", "kind", s.Kind(), "peer", key, "err", err)
 	}
-	if s.Kind() == KindInvite {
+	switch s.Kind() {
+	case KindInvite:
 		c.releaseHeld(in.Sender)
+	case KindHangup, KindReject:
+		// The peer ends its call on it, and takes nothing after: an
+		// invite right behind it must make a new peer.
+		pe.endedBy(s.Call.CallID)
 	}
 }
 

@@ -107,6 +107,16 @@ func await(t *testing.T, tr fakeTransport, what string, match func(sent) bool) s
 	}
 }
 
+// awaitBoth waits until both a and b matched sent events, in any order.
+func awaitBoth(t *testing.T, tr fakeTransport, what string, a, b func(sent) bool) {
+	t.Helper()
+	var sawA, sawB bool
+	await(t, tr, what, func(s sent) bool {
+		sawA, sawB = sawA || a(s), sawB || b(s)
+		return sawA && sawB
+	})
+}
+
 func kindTo(kind, device, session string) func(sent) bool {
 	return func(s sent) bool {
 		return s.typ == GroupPrefix+kind && string(s.device) == device && s.content["dest_session_id"] == session
@@ -124,8 +134,8 @@ func TestEngineFollowsMembers(t *testing.T) {
 		t.Errorf("invite envelope %v: want our session b1 in room !room:x", inv.content)
 	}
 	fm.set(member("@bot:x", "BOT", "b1"), member("@zed:x", "Z", "z2"))
-	await(t, tr, "hangup of z1's call", kindTo("hangup", "Z", "z1"))
-	await(t, tr, "invite to z2", kindTo("invite", "Z", "z2"))
+	// Two peers send these, in either order.
+	awaitBoth(t, tr, "hangup of z1's call and invite to z2", kindTo("hangup", "Z", "z1"), kindTo("invite", "Z", "z2"))
 	fm.set(member("@bot:x", "BOT", "b1"))
 	await(t, tr, "hangup of z2's call", kindTo("hangup", "Z", "z2"))
 }
@@ -136,27 +146,7 @@ func TestEngineFollowsMembers(t *testing.T) {
 func TestEngineHoldsInviteOfUnseenMember(t *testing.T) {
 	eng, fm, tr := engineRig(t)
 	fm.set(member("@bot:x", "BOT", "b1"))
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	typ, content, err := Encode(Signal{Dialect: Group,
-		Group: &Envelope{SenderSessionID: "a1", DestSessionID: "b1", RoomID: "!room:x"},
-		Call:  Call{CallID: "c1", PartyID: "a1", Version: Version},
-		Body: &Invite{Lifetime: InviteLifetime, Offer: Description{SDP: offer.SDP, Type: SDPOffer}, Invitee: "@bot:x",
-			InviteeDeviceID: "BOT", DeviceID: "A", Capabilities: &Capabilities{},
-			Metadata: StreamMetadata{"s": {Purpose: PurposeUserMedia}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	typ, content := amyInvite(t, "c1")
 	// Wait until the engine has our own membership, so the invite is
 	// checked (and held) rather than waiting for it.
 	waitState(t, eng, "alone")
@@ -177,4 +167,54 @@ func waitState(t *testing.T, eng *Engine, want string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// amyInvite is @amy:x A's (session a1) invite of call callID to our
+// session b1, with a real offer.
+func amyInvite(t *testing.T, callID string) (string, json.RawMessage) {
+	t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return amySignal(t, callID, &Invite{Lifetime: InviteLifetime, Offer: Description{SDP: offer.SDP, Type: SDPOffer},
+		Invitee: "@bot:x", InviteeDeviceID: "BOT", DeviceID: "A", Capabilities: &Capabilities{},
+		Metadata: StreamMetadata{"s": {Purpose: PurposeUserMedia}}})
+}
+
+func amySignal(t *testing.T, callID string, b Body) (string, json.RawMessage) {
+	t.Helper()
+	typ, content, err := Encode(Signal{Dialect: Group,
+		Group: &Envelope{SenderSessionID: "a1", DestSessionID: "b1", RoomID: "!room:x"},
+		Call:  Call{CallID: callID, PartyID: "a1", Version: Version}, Body: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return typ, content
+}
+
+// TestEngineReinviteAfterHangup: a device that hangs up and calls again
+// at once gets its new call answered, even while its ended peer is being
+// forgotten.
+func TestEngineReinviteAfterHangup(t *testing.T) {
+	eng, fm, tr := engineRig(t)
+	fm.set(member("@bot:x", "BOT", "b1"), member("@amy:x", "A", "a1"))
+	waitState(t, eng, "connecting 0/1 peers")
+	typ, content := amyInvite(t, "c1")
+	eng.Receive(ToDevice{Sender: "@amy:x", SenderDevice: "A", Type: typ, Content: content})
+	await(t, tr, "answer of c1", func(s sent) bool { return s.typ == GroupPrefix+"answer" && s.content["call_id"] == "c1" })
+	// Back to back, as one sync delivers them.
+	htyp, hangup := amySignal(t, "c1", &Hangup{Reason: ReasonUserHangup})
+	typ, content = amyInvite(t, "c2")
+	eng.Receive(ToDevice{Sender: "@amy:x", SenderDevice: "A", Type: htyp, Content: hangup})
+	eng.Receive(ToDevice{Sender: "@amy:x", SenderDevice: "A", Type: typ, Content: content})
+	await(t, tr, "answer of c2", func(s sent) bool { return s.typ == GroupPrefix+"answer" && s.content["call_id"] == "c2" })
 }

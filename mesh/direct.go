@@ -217,6 +217,12 @@ func (d *Direct) invite(ctx context.Context, k directKey, rs RoomSignal, inv *In
 		log.Warn("direct call: cannot answer", "err", err)
 		return
 	}
+	// The invite goes first into the peer's inbox, so that the call's
+	// later events, delivered while its room is checked, follow it.
+	if err := peer.Deliver(rs.Signal); err != nil {
+		log.Warn("direct call: invite not delivered", "err", err)
+		return
+	}
 	c.peer = peer
 	d.calls[k] = c
 	d.wg.Add(1)
@@ -225,13 +231,13 @@ func (d *Direct) invite(ctx context.Context, k directKey, rs RoomSignal, inv *In
 			d.ended <- k // Run, or its deferred drain, takes it
 			d.wg.Done()
 		}()
-		d.carry(ctx, log, k, c, rs, &feature)
+		d.carry(ctx, log, k, c, &feature)
 	}()
 }
 
 // carry checks the room, then answers and carries one call until it
 // ends or lasts MaxDuration.
-func (d *Direct) carry(ctx context.Context, log *slog.Logger, k directKey, c *directCall, rs RoomSignal, feature *media.Feature) {
+func (d *Direct) carry(ctx context.Context, log *slog.Logger, k directKey, c *directCall, feature *media.Feature) {
 	direct, err := d.cfg.IsDirect(ctx, k.room, c.caller)
 	if err != nil || !direct {
 		log.Info("direct call: not answered, the room is not a direct room of the caller and the bot", "err", err)
@@ -254,10 +260,6 @@ func (d *Direct) carry(ctx context.Context, log *slog.Logger, k directKey, c *di
 	}
 	defer f.Close()
 	*feature = f // before Run: no source comes earlier
-	if err := c.peer.Deliver(rs.Signal); err != nil {
-		log.Warn("direct call: invite not delivered", "err", err)
-		return
-	}
 	cctx, cancel := context.WithTimeout(ctx, d.cfg.MaxDuration)
 	defer cancel()
 	log.Info("direct call: answering")

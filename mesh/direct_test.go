@@ -29,6 +29,7 @@ func (nopFeature) Close() error                                          { retur
 // rooms are direct.
 type directHarness struct {
 	t    *testing.T
+	d    *Direct
 	in   chan RoomBatch
 	sent chan sentEvent
 }
@@ -56,6 +57,7 @@ func newDirectHarness(t *testing.T, mode DirectMode, max int, maxDuration time.D
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.d = d
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- d.Run(ctx, h.in) }()
@@ -139,5 +141,29 @@ func TestDirectMaxDuration(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// A hangup that comes while the invite's room is still being checked
+// ends the call once it is answered: the invite is first in the peer's
+// inbox, the hangup after it.
+func TestDirectHangupWhileChecked(t *testing.T) {
+	gate := make(chan struct{})
+	h := newDirectHarness(t, DirectEcho, 1, time.Hour, func(string) bool { <-gate; return true })
+	h.invite("!dm:x", "quick", nil)
+	hu := roomEvent(t, "hangup", drCaller, time.Now(), func(m map[string]any) { m["call_id"] = "quick" })
+	hu.RoomID = "!dm:x"
+	h.in <- RoomBatch{RoomID: "!dm:x", Events: []RoomEvent{hu}}
+	close(gate)
+	if s := h.next("quick"); s.typ != "m.call.answer" {
+		t.Fatalf("%s", s.typ)
+	}
+	// Answered, so counted; the hangup then ends it.
+	deadline := time.Now().Add(hang)
+	for h.d.active.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the call hung up while its room was checked is still running")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -24,5 +24,11 @@
 // holds remote candidates until the remote description is set, restarts
 // ICE up to 3 times, and renegotiates with perfect negotiation. Media is
 // DTLS-SRTP only. ICEConfig sets servers, ports, 1:1 NAT addresses and a
-// loopback-only mode for tests.
+// loopback-only mode for tests; ICESource is the one source of it, with the
+// homeserver's TURN servers merged in while their credentials last.
+//
+// Direct answers legacy 1:1 calls to the bot (m.call.invite in a direct
+// room) with a Peer in the Room dialect and a media feature (the echo
+// test), after the batch rules of FilterBatch; its limits bound how many
+// such calls run and for how long.
 package mesh

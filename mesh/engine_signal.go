@@ -66,12 +66,23 @@ func (c *meshCall) deliver(in Incoming, v Verdict) {
 	if inv, ok := s.Body.(*Invite); ok && device == "" {
 		device = inv.DeviceID
 	}
-	key := PeerKey(in.Sender, device)
 	c.mu.Lock()
+	if device == "" {
+		// A plain event names no device: the sender's peer of that
+		// session is its.
+		for _, x := range c.peers {
+			if x.remote.UserID == in.Sender && x.remote.SessionID == s.Group.SenderSessionID {
+				device = x.remote.DeviceID
+			}
+		}
+	}
+	key := PeerKey(in.Sender, device)
 	pe := c.peers[key]
 	c.mu.Unlock()
 	if _, ok := s.Body.(*Invite); ok {
+		created := false
 		if pe == nil || pe.remote.SessionID != s.Group.SenderSessionID || pe.isEnded() {
+			created = true
 			// A new session of the device, a device we had no peer for,
 			// or one whose last call has just ended: its invite makes
 			// the peer.
@@ -80,7 +91,11 @@ func (c *meshCall) deliver(in Incoming, v Verdict) {
 				return
 			}
 		}
-		pe.noteCall(s.Call.CallID)
+		// An invite of the device we call crosses ours: the peer
+		// rejects it (MeshGlare), so it never becomes the peer's call.
+		if created || !Places(c.self.Key(), key) {
+			pe.noteCall(s.Call.CallID)
+		}
 	}
 	if pe == nil || pe.remote.SessionID != s.Group.SenderSessionID {
 		if v == Hold {

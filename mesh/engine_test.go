@@ -218,3 +218,18 @@ func TestEngineReinviteAfterHangup(t *testing.T) {
 	eng.Receive(ToDevice{Sender: "@amy:x", SenderDevice: "A", Type: typ, Content: content})
 	await(t, tr, "answer of c2", func(s sent) bool { return s.typ == GroupPrefix+"answer" && s.content["call_id"] == "c2" })
 }
+
+// TestEnginePlainSignals: in an unencrypted room call events come plain,
+// naming no sending device; they reach the peer of the sender's session
+// (a hangup ends the call).
+func TestEnginePlainSignals(t *testing.T) {
+	eng, fm, tr := engineRig(t)
+	fm.set(member("@bot:x", "BOT", "b1"), member("@amy:x", "A", "a1"))
+	waitState(t, eng, "connecting 0/1 peers")
+	typ, content := amyInvite(t, "c1")
+	eng.Receive(ToDevice{Sender: "@amy:x", Type: typ, Content: content})
+	await(t, tr, "answer of c1", func(s sent) bool { return s.typ == GroupPrefix+"answer" && s.content["call_id"] == "c1" })
+	typ, content = amySignal(t, "c1", &Hangup{Reason: ReasonUserHangup})
+	eng.Receive(ToDevice{Sender: "@amy:x", Type: typ, Content: content})
+	waitState(t, eng, "alone")
+}

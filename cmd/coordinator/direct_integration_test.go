@@ -229,11 +229,13 @@ func (c *dmCaller) play(stop <-chan struct{}) {
 // Megolm-encrypted m.call.invite; the bot answers (encrypted), trickles its
 // candidates, the call connects over loopback and the caller hears its own
 // marked audio back (the echo test); the caller's hangup ends the bot's
-// side. A plain invite in a room of three is not answered.
+// side. A plain invite in a room of three is not answered. The
+// homeserver's TURN servers are asked for (mesh.turn_from_homeserver).
 func TestDirectEchoCall(t *testing.T) {
 	env := testenv.Require(t)
 	cfg, bot := botCoordinatorEnv(t, env, map[string]string{
 		"SWITCHBOARD_MESH_LOOPBACK_ONLY": "true", "SWITCHBOARD_CALLS_ECHO_DELAY": "20ms",
+		"SWITCHBOARD_MESH_TURN_FROM_HOMESERVER": "true",
 	})
 	var logs logbuf.Buffer
 	startServeWith(t, cfg, func(stderr io.Writer) error {
@@ -248,6 +250,12 @@ func TestDirectEchoCall(t *testing.T) {
 	ac := env.NewCryptoClient(t, alice)
 	room := env.CreateEncryptedRoom(t, ac)
 	inviteBot(t, alice, room, bot)
+
+	// The homeserver's voip/turnServer is asked as the bot (the test
+	// Synapse has no TURN: it answers none).
+	waitForLog(t, &logs, "the homeserver's TURN servers fetched", func(l directLog) bool {
+		return l.Msg == "mesh: TURN servers from the homeserver"
+	})
 
 	caller := newDMCaller(t, ac, room, bot)
 	caller.invite()

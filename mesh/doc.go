@@ -31,4 +31,10 @@
 // room) with a Peer in the Room dialect and a media feature (the echo
 // test), after the batch rules of FilterBatch; its limits bound how many
 // such calls run and for how long.
+//
+// Engine is the calls.Engine of Famedly mesh group calls: per carried call
+// one owner goroutine with a Peer per remote member device (Places decides
+// who calls; a changed membershipID is hung up and called again), the
+// devices' to-device signals checked (Check) and routed to their peers,
+// and the call's media features over the peers through the media seam.
 package mesh

@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"maunium.net/go/mautrix/event"
@@ -48,16 +46,7 @@ type dmCaller struct {
 
 func newDMCaller(t *testing.T, cc *testenv.CryptoClient, room id.RoomID, bot id.UserID) *dmCaller {
 	t.Helper()
-	var s webrtc.SettingEngine
-	s.SetIncludeLoopbackCandidate(true)
-	s.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
-	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)).NewPeerConnection(webrtc.Configuration{})
+	pc, err := loopbackPionAPI(t).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,21 +168,8 @@ func (c *dmCaller) connect() {
 	c.cc.FindRoomEvent(c.t, time.Minute, c.room, func(re testenv.RoomEvent) bool {
 		if m := c.content(re, "candidates"); m != nil && !c.applied[re.Evt.ID] {
 			c.applied[re.Evt.ID] = true
-			list, _ := m["candidates"].([]any)
-			for _, x := range list {
-				e, _ := x.(map[string]any)
-				cand, _ := e["candidate"].(string)
-				if cand == "" {
-					continue
-				}
-				mid, _ := e["sdpMid"].(string)
-				idx := uint16(0)
-				if f, ok := e["sdpMLineIndex"].(float64); ok {
-					idx = uint16(f)
-				}
-				if err := c.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: cand, SDPMid: &mid, SDPMLineIndex: &idx}); err != nil {
-					c.t.Errorf("the bot's candidate %q: %v", cand, err)
-				}
+			if err := addWireCandidates(c.pc, m["candidates"]); err != nil {
+				c.t.Errorf("the bot's candidates: %v", err)
 			}
 		}
 		select {

@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"maunium.net/go/mautrix/event"
@@ -58,18 +56,9 @@ type meshPeer struct {
 // joins.
 func newMeshPeer(t *testing.T, env *testenv.Env, name string, u *testenv.User) *meshPeer {
 	t.Helper()
-	var s webrtc.SettingEngine
-	s.SetIncludeLoopbackCandidate(true)
-	s.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
-	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
 	p := &meshPeer{t: t, cc: env.NewCryptoClient(t, u), name: name,
 		marker: []byte("mark-" + name + "-"), hangups: make(chan string, 16),
-		api: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s))}
+		api: loopbackPionAPI(t)}
 	t.Cleanup(p.close)
 	return p
 }
@@ -279,20 +268,7 @@ func (p *meshPeer) handle(kind string, ev testenv.ToDevice) {
 		if callID != p.callID || p.pc == nil || p.pc.RemoteDescription() == nil {
 			return
 		}
-		cs, _ := c["candidates"].([]any)
-		for _, x := range cs {
-			m, _ := x.(map[string]any)
-			cand, _ := m["candidate"].(string)
-			if cand == "" {
-				continue
-			}
-			mid, _ := m["sdpMid"].(string)
-			idx := uint16(0)
-			if f, ok := m["sdpMLineIndex"].(float64); ok {
-				idx = uint16(f)
-			}
-			_ = p.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: cand, SDPMid: &mid, SDPMLineIndex: &idx})
-		}
+		_ = addWireCandidates(p.pc, c["candidates"])
 	case "negotiate":
 		d, _ := c["description"].(map[string]any)
 		if callID != p.callID || d["type"] != "offer" || !p.setRemote(d, webrtc.SDPTypeOffer) {

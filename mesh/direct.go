@@ -172,8 +172,7 @@ func (d *Direct) invite(ctx context.Context, k directKey, rs RoomSignal, inv *In
 		log.Info("direct call: ignored (calls.direct is ignore)")
 		return
 	case d.cfg.Mode == DirectReject:
-		log.Info("direct call: rejected (calls.direct is reject)")
-		d.reject(ctx, k, "")
+		d.reject(ctx, log, k, rs.Sender)
 		return
 	case len(d.calls) >= 2*d.cfg.Max:
 		// Invites still being checked count too: a flood of them rings
@@ -270,20 +269,26 @@ func (d *Direct) carry(ctx context.Context, log *slog.Logger, k directKey, c *di
 	log.Info("direct call: ended", "reason", c.peer.Result().Reason, "remote", c.peer.Result().Remote)
 }
 
-// reject declines a call without blocking the owner (at most
-// maxRejectsInFlight at once).
-func (d *Direct) reject(ctx context.Context, k directKey, reason Reason) {
+// reject declines a call in a direct room (calls.direct reject) without
+// blocking the owner, at most maxRejectsInFlight at once. In other rooms
+// nothing is sent: a reject there would end a call meant for others.
+func (d *Direct) reject(ctx context.Context, log *slog.Logger, k directKey, caller string) {
 	select {
 	case d.rejects <- struct{}{}:
 	default:
-		d.log.Warn("direct call: too many rejects under way; this invite rings out", "call", k.callID)
+		log.Warn("direct call: too many rejects under way; this invite rings out")
 		return
 	}
 	d.wg.Add(1)
 	go func() {
 		defer func() { <-d.rejects; d.wg.Done() }()
-		if err := d.sendReject(ctx, k, reason); err != nil {
-			d.log.Warn("direct call: reject not sent", "call", k.callID, "err", err)
+		if direct, err := d.cfg.IsDirect(ctx, k.room, caller); err != nil || !direct {
+			log.Info("direct call: not rejected, the room is not a direct room of the caller and the bot", "err", err)
+			return
+		}
+		log.Info("direct call: rejected (calls.direct is reject)")
+		if err := d.sendReject(ctx, k, ""); err != nil {
+			log.Warn("direct call: reject not sent", "err", err)
 		}
 	}()
 }

@@ -3,7 +3,9 @@ package mesh
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +34,8 @@ type directHarness struct {
 	d    *Direct
 	in   chan RoomBatch
 	sent chan sentEvent
+	// stop ends Run and waits for it: every send has been made then.
+	stop func()
 }
 
 func newDirectHarness(t *testing.T, mode DirectMode, max int, maxDuration time.Duration, direct func(room string) bool) *directHarness {
@@ -61,7 +65,7 @@ func newDirectHarness(t *testing.T, mode DirectMode, max int, maxDuration time.D
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- d.Run(ctx, h.in) }()
-	t.Cleanup(func() {
+	h.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case <-ran:
@@ -69,6 +73,7 @@ func newDirectHarness(t *testing.T, mode DirectMode, max int, maxDuration time.D
 			t.Error("Direct.Run did not return")
 		}
 	})
+	t.Cleanup(h.stop)
 	return h
 }
 
@@ -85,13 +90,13 @@ func (h *directHarness) invite(room, call string, edit func(map[string]any)) {
 	h.in <- RoomBatch{RoomID: room, Events: []RoomEvent{e}}
 }
 
-// next is the next event Direct sent of call.
+// next is the next event Direct sent of call ("": of any call).
 func (h *directHarness) next(call string) sentEvent {
 	h.t.Helper()
 	for {
 		select {
 		case s := <-h.sent:
-			if s.content["call_id"] == call {
+			if call == "" || s.content["call_id"] == call {
 				return s
 			}
 		case <-time.After(hang):
@@ -117,12 +122,26 @@ func TestDirectLimits(t *testing.T) {
 	}
 }
 
-// calls.direct reject declines every call; nothing is answered.
+// calls.direct reject declines calls in direct rooms, nothing else is
+// sent: no answer, and no reject in a room of three (it would end a call
+// meant for others there).
 func TestDirectRejectMode(t *testing.T) {
-	h := newDirectHarness(t, DirectReject, 5, time.Hour, func(string) bool { return true })
+	h := newDirectHarness(t, DirectReject, 5, time.Hour, func(room string) bool { return room == "!dm:x" })
+	h.invite("!big:x", "big", nil)
 	h.invite("!dm:x", "call", nil)
-	if s := h.next("call"); s.typ != "m.call.reject" || s.content["reason"] != nil {
-		t.Fatalf("%s %v", s.typ, s.content)
+	var got []string
+	take := func(s sentEvent) string {
+		got = append(got, fmt.Sprintf("%s %v %v", s.typ, s.content["call_id"], s.content["reason"]))
+		return got[len(got)-1]
+	}
+	for take(h.next("")) != "m.call.reject call <nil>" {
+	}
+	h.stop() // every send made
+	for len(h.sent) > 0 {
+		take(<-h.sent)
+	}
+	if len(got) != 1 || got[0] != "m.call.reject call <nil>" {
+		t.Errorf("sent %q, want one reject of the call in the direct room", got)
 	}
 }
 

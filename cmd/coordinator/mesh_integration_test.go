@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 )
 
@@ -29,31 +31,11 @@ type meshView struct {
 // old call and calls the new session, whose echo comes back too.
 func TestMeshEcho(t *testing.T) {
 	env := testenv.Require(t)
-	cfg, bot := botEnv(t, env)
-	cfg["SWITCHBOARD_CALLS_JOIN"] = "all"
-	cfg["SWITCHBOARD_CALLS_FEATURES"] = "echo"
-	cfg["SWITCHBOARD_CALLS_ECHO_DELAY"] = "1ms"
-	cfg["SWITCHBOARD_MESH_LOOPBACK_ONLY"] = "true"
-	addr, _ := startServe(t, cfg)
-
-	alice := newMeshPeer(t, env, "alice", env.RegisterUser(t, "alice"))
-	bob := newMeshPeer(t, env, "bob", env.RegisterUser(t, "bob"))
-	zed := newMeshPeer(t, env, "zed", env.RegisterUser(t, "zed")) // "@zed" > "@switchboard": the bot calls
-	room := env.CreateEncryptedRoom(t, alice.cc, bob.cc.User, zed.cc.User)
-	inviteBot(t, alice.cc.User, room, bot)
-	peers := []*meshPeer{alice, bob, zed}
+	addr, bot, _, peers := meshRig(t, env, "alice", "bob", "zed") // "@zed" > "@switchboard": the bot calls
 	for _, p := range peers {
-		p.room = room
-		p.join("session-" + p.name + "-1")
+		p.start(bot)
 	}
-	for _, p := range peers {
-		p.learnBot(bot)
-		p.run()
-		p.play()
-		if p.key() < bot.String()+":"+string(p.botDevice) {
-			p.call()
-		}
-	}
+	zed := peers[2]
 	for _, p := range peers {
 		waitFor(t, 60*time.Second, p.name+" hearing its own packets echoed", func() bool { return p.heardOwn.Load() > 50 })
 	}
@@ -90,4 +72,56 @@ func TestMeshEcho(t *testing.T) {
 	if n := zed.heardForeign.Load(); n != 0 {
 		t.Errorf("zed heard %d packets of another device", n)
 	}
+}
+
+// meshRig starts the coordinator (calls.join all, echo, loopback-only ICE)
+// and makes one mesh peer per name, all in one encrypted room with the bot,
+// each joined to its mesh call with session "session-NAME-1".
+func meshRig(t *testing.T, env *testenv.Env, names ...string) (addr string, bot id.UserID, room id.RoomID, peers []*meshPeer) {
+	t.Helper()
+	cfg, bot := botEnv(t, env)
+	cfg["SWITCHBOARD_CALLS_JOIN"] = "all"
+	cfg["SWITCHBOARD_CALLS_FEATURES"] = "echo"
+	cfg["SWITCHBOARD_CALLS_ECHO_DELAY"] = "1ms"
+	cfg["SWITCHBOARD_MESH_LOOPBACK_ONLY"] = "true"
+	addr, _ = startServe(t, cfg)
+	for _, name := range names {
+		peers = append(peers, newMeshPeer(t, env, name, env.RegisterUser(t, name)))
+	}
+	others := make([]*testenv.User, 0, len(peers)-1)
+	for _, p := range peers[1:] {
+		others = append(others, p.cc.User)
+	}
+	room = env.CreateEncryptedRoom(t, peers[0].cc, others...)
+	inviteBot(t, peers[0].cc.User, room, bot)
+	for _, p := range peers {
+		p.room = room
+		p.join("session-" + p.name + "-1")
+	}
+	return addr, bot, room, peers
+}
+
+// start learns the bot's device and session, runs the peer and plays;
+// a peer whose key is smaller than the bot's calls it.
+func (p *meshPeer) start(bot id.UserID) {
+	p.t.Helper()
+	p.learnBot(bot)
+	p.run()
+	p.play()
+	if p.key() < bot.String()+":"+string(p.botDevice) {
+		p.call()
+	}
+}
+
+// TestMeshEarlyCandidates (#14): a device sends its candidates before its
+// invite, none in its offer, and ignores the bot's: the bot holds the
+// early candidates until the invite comes, and the call connects with
+// them (the echo comes back).
+func TestMeshEarlyCandidates(t *testing.T) {
+	env := testenv.Require(t)
+	_, bot, _, peers := meshRig(t, env, "amy")
+	amy := peers[0]
+	amy.early = true
+	amy.start(bot)
+	waitFor(t, 60*time.Second, "amy hearing her own packets echoed", func() bool { return amy.heardOwn.Load() > 50 })
 }

@@ -39,6 +39,11 @@ type meshPeer struct {
 	botDevice  id.DeviceID
 	botSession string
 
+	// early: our candidates go in a candidates event ahead of the invite,
+	// none in the offer, and the bot's are ignored (in events and in its
+	// answer), so only our early candidates can connect the call.
+	early bool
+
 	heardOwn, heardForeign atomic.Int64
 	hangups                chan string // call ids the bot hung up
 
@@ -233,6 +238,11 @@ func (p *meshPeer) call() {
 	p.newPC()
 	p.callID = fmt.Sprintf("%dmeshpeer%s", time.Now().UnixMilli(), p.name)
 	sdp := p.local(true)
+	if p.early {
+		var cands []any
+		sdp, cands = splitCandidates(sdp)
+		p.send("candidates", map[string]any{"candidates": cands})
+	}
 	p.send("invite", map[string]any{
 		"lifetime": 60000, "offer": map[string]any{"sdp": sdp, "type": "offer"},
 		"invitee": p.bot.String(), "invitee_device_id": string(p.botDevice), "device_id": string(p.cc.DeviceID()),
@@ -261,20 +271,31 @@ func (p *meshPeer) handle(kind string, ev testenv.ToDevice) {
 			"capabilities": meshCapabilities, "org.matrix.msc3077.sdp_stream_metadata": p.metadata()})
 	case "answer":
 		if callID == p.callID {
+			if a, ok := c["answer"].(map[string]any); ok && p.early {
+				a["sdp"], _ = splitCandidates(fmt.Sprint(a["sdp"]))
+			}
 			p.setRemote(c["answer"], webrtc.SDPTypeAnswer)
 			p.send("select_answer", map[string]any{"selected_party_id": c["party_id"]})
 		}
 	case "candidates":
-		if callID != p.callID || p.pc == nil || p.pc.RemoteDescription() == nil {
+		if callID != p.callID || p.pc == nil || p.pc.RemoteDescription() == nil || p.early {
 			return
 		}
 		_ = addWireCandidates(p.pc, c["candidates"])
 	case "negotiate":
 		d, _ := c["description"].(map[string]any)
+		if p.early && d != nil {
+			d["sdp"], _ = splitCandidates(fmt.Sprint(d["sdp"]))
+		}
 		if callID != p.callID || d["type"] != "offer" || !p.setRemote(d, webrtc.SDPTypeOffer) {
 			return
 		}
 		sdp := p.local(false)
+		if p.early {
+			// An ICE restart must not connect the call without the
+			// early candidates.
+			sdp, _ = splitCandidates(sdp)
+		}
 		p.send("negotiate", map[string]any{"description": map[string]any{"sdp": sdp, "type": "answer"}})
 	case "hangup":
 		select {
@@ -327,4 +348,21 @@ func (p *meshPeer) play() {
 				Payload: payload})
 		}
 	}()
+}
+
+// splitCandidates takes the candidate lines out of a description and
+// returns them as a candidates event's entries (one bundled media line).
+func splitCandidates(sdp string) (string, []any) {
+	var kept []string
+	var cands []any
+	for _, line := range strings.Split(sdp, "\r\n") {
+		switch {
+		case strings.HasPrefix(line, "a=candidate:"):
+			cands = append(cands, map[string]any{"candidate": line[2:], "sdpMid": "0", "sdpMLineIndex": 0})
+		case line == "a=end-of-candidates":
+		default:
+			kept = append(kept, line)
+		}
+	}
+	return strings.Join(kept, "\r\n"), cands
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ type meshView struct {
 // old call and calls the new session, whose echo comes back too.
 func TestMeshEcho(t *testing.T) {
 	env := testenv.Require(t)
-	addr, bot, _, peers := meshRig(t, env, "alice", "bob", "zed") // "@zed" > "@switchboard": the bot calls
+	addr, bot, _, peers := meshRig(t, env, nil, "alice", "bob", "zed") // "@zed" > "@switchboard": the bot calls
 	for _, p := range peers {
 		p.start(bot)
 	}
@@ -77,11 +78,14 @@ func TestMeshEcho(t *testing.T) {
 // meshRig starts the coordinator (calls.join all, echo, loopback-only ICE)
 // and makes one mesh peer per name, all in one encrypted room with the bot,
 // each joined to its mesh call with session "session-NAME-1".
-func meshRig(t *testing.T, env *testenv.Env, names ...string) (addr string, bot id.UserID, room id.RoomID, peers []*meshPeer) {
+func meshRig(t *testing.T, env *testenv.Env, extra map[string]string, names ...string) (addr string, bot id.UserID, room id.RoomID, peers []*meshPeer) {
 	t.Helper()
 	cfg, bot := botEnv(t, env)
+	maps.Copy(cfg, extra)
 	cfg["SWITCHBOARD_CALLS_JOIN"] = "all"
-	cfg["SWITCHBOARD_CALLS_FEATURES"] = "echo"
+	if cfg["SWITCHBOARD_CALLS_FEATURES"] == "" {
+		cfg["SWITCHBOARD_CALLS_FEATURES"] = "echo"
+	}
 	cfg["SWITCHBOARD_CALLS_ECHO_DELAY"] = "1ms"
 	cfg["SWITCHBOARD_MESH_LOOPBACK_ONLY"] = "true"
 	addr, _ = startServe(t, cfg)
@@ -119,9 +123,25 @@ func (p *meshPeer) start(bot id.UserID) {
 // them (the echo comes back).
 func TestMeshEarlyCandidates(t *testing.T) {
 	env := testenv.Require(t)
-	_, bot, _, peers := meshRig(t, env, "amy")
+	_, bot, _, peers := meshRig(t, env, nil, "amy")
 	amy := peers[0]
 	amy.early = true
 	amy.start(bot)
 	waitFor(t, 60*time.Second, "amy hearing her own packets echoed", func() bool { return amy.heardOwn.Load() > 50 })
+}
+
+// TestMeshAnnounce (#14): with echo and announce, a mesh peer hears the
+// announce sound (unmarked Opus, on a second stream of ours added by
+// renegotiation or on the first) and its own echo.
+func TestMeshAnnounce(t *testing.T) {
+	env := testenv.Require(t)
+	sounds := t.TempDir()
+	makeOpusTone(t, sounds, "welcome", 880, 5)
+	_, bot, _, peers := meshRig(t, env, map[string]string{"SWITCHBOARD_CALLS_FEATURES": "echo,announce",
+		"SWITCHBOARD_CALLS_SOUNDS_DIR": sounds, "SWITCHBOARD_CALLS_ANNOUNCE": "welcome"}, "amy")
+	amy := peers[0]
+	amy.start(bot)
+	waitFor(t, 60*time.Second, "amy hearing the announce sound and her echo", func() bool {
+		return amy.heardUnmarked.Load() > 50 && amy.heardOwn.Load() > 50
+	})
 }

@@ -45,7 +45,8 @@ type meshPeer struct {
 	early bool
 
 	heardOwn, heardForeign atomic.Int64
-	hangups                chan string // call ids the bot hung up
+	heardUnmarked          atomic.Int64 // packets of ours, not echoes (announce)
+	hangups                chan string  // call ids the bot hung up
 
 	ccMu sync.Mutex // Olm machine: syncs and sends never overlap
 
@@ -202,6 +203,8 @@ func (p *meshPeer) newPC() {
 				p.heardOwn.Add(1)
 			case bytes.Contains(pkt.Payload, []byte("mark-")):
 				p.heardForeign.Add(1)
+			case len(pkt.Payload) > 0:
+				p.heardUnmarked.Add(1)
 			}
 		}
 	})

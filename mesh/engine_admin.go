@@ -14,6 +14,9 @@ type CallSnapshot struct {
 	Session  string         `json:"session_id,omitempty"` // our membershipID
 	Peers    []PeerSnapshot `json:"peers"`
 	Features []string       `json:"features"`
+	// FeatureStats are the counters of the features that report some
+	// (media.StatsReporter), by feature name.
+	FeatureStats map[string]map[string]any `json:"feature_stats,omitempty"`
 }
 
 // PeerSnapshot describes one peer of a call.
@@ -35,7 +38,8 @@ type TrackSnapshot struct {
 }
 
 func (c *meshCall) snapshot() CallSnapshot {
-	s := CallSnapshot{Room: string(c.key.Room), CallID: c.key.CallID, Features: c.media.featureNames()}
+	s := CallSnapshot{Room: string(c.key.Room), CallID: c.key.CallID}
+	s.Features, s.FeatureStats = c.media.features()
 	c.mu.Lock()
 	connected := 0
 	for _, pe := range c.peers {

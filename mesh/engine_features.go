@@ -146,13 +146,25 @@ func (c *meshCall) closeFeatures() {
 	c.feats.watching.Wait()
 }
 
-// featureNames lists the running features (the admin view).
-func (m *callMedia) featureNames() []string {
+// features lists the running features and the counters of those that
+// report some (the admin view).
+func (m *callMedia) features() ([]string, map[string]map[string]any) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	names := make([]string, 0, len(m.running))
+	reporters := map[string]media.StatsReporter{}
 	for _, f := range m.running {
 		names = append(names, f.name)
+		if r, ok := f.f.(media.StatsReporter); ok {
+			reporters[f.name] = r
+		}
 	}
-	return names
+	m.mu.Unlock()
+	var stats map[string]map[string]any
+	for name, r := range reporters {
+		if stats == nil {
+			stats = map[string]map[string]any{}
+		}
+		stats[name] = r.Stats()
+	}
+	return names, stats
 }

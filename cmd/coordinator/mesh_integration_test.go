@@ -145,3 +145,43 @@ func TestMeshAnnounce(t *testing.T) {
 		return amy.heardUnmarked.Load() > 50 && amy.heardOwn.Load() > 50
 	})
 }
+
+// TestMeshRecord (#14): the record feature runs over mesh: the recorder
+// writes the peer's audio (participant userId:deviceId; GET
+// /admin/v1/mesh's feature counters) into an active recording (GET
+// /admin/v1/recordings, which lists the mesh engine's recorders too).
+func TestMeshRecord(t *testing.T) {
+	env := testenv.Require(t)
+	dir := t.TempDir()
+	addr, bot, _, peers := meshRig(t, env, map[string]string{"SWITCHBOARD_CALLS_FEATURES": "record",
+		"SWITCHBOARD_CALLS_RECORD_DIR": dir}, "amy")
+	amy := peers[0]
+	amy.start(bot)
+	waitFor(t, 60*time.Second, "amy's audio written by the recorder", func() bool {
+		v := adminGet[struct {
+			Calls []struct {
+				FeatureStats struct {
+					Record map[string]any `json:"record"`
+				} `json:"feature_stats"`
+			} `json:"calls"`
+		}](t, addr, "/admin/v1/mesh")
+		for _, c := range v.Calls {
+			for _, x := range c.FeatureStats.Record {
+				if m, ok := x.(map[string]any); ok && m["participant"] == amy.key() && m["kind"] == "audio" {
+					if n, _ := m["written"].(float64); n > 50 {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+	v := adminGet[struct {
+		Recordings []struct {
+			Active bool `json:"active"`
+		} `json:"recordings"`
+	}](t, addr, "/admin/v1/recordings")
+	if len(v.Recordings) != 1 || !v.Recordings[0].Active {
+		t.Errorf("recordings %+v: want one, active", v.Recordings)
+	}
+}

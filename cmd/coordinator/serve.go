@@ -115,7 +115,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		admin.Handle("GET /admin/v1/supervisor", sup.AdminHandler())
 		admin.Handle("GET /admin/v1/media", mediaAdmin(eng))
 		admin.Handle("GET /admin/v1/mesh", meshAdmin(meshEng))
-		admin.Handle("GET /admin/v1/recordings", recordingsAdmin(cfg.Calls.RecordDir, eng))
+		admin.Handle("GET /admin/v1/recordings", recordingsAdmin(cfg.Calls.RecordDir, engineCalls{eng, meshEng}))
 	}
 	var sinks []jwtservice.WebhookSink
 	// Both are set once the JWT service exists, before anything runs.

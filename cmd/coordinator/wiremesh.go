@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/internal/httpserve"
 	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
+	lklive "github.com/switchboard-rtc/switchboard/livekit"
 	"github.com/switchboard-rtc/switchboard/mesh"
 )
 
@@ -78,4 +79,21 @@ func meshAdmin(eng *mesh.Engine) http.Handler {
 			Calls []mesh.CallSnapshot `json:"calls"`
 		}{eng.Calls()})
 	})
+}
+
+// engineCalls lists the calls of both engines for the recordings view,
+// which reads only their rooms and feature counters: a mesh call's
+// recording is listed with its recorder's state as a LiveKit call's is.
+type engineCalls struct {
+	livekit *lklive.Engine
+	mesh    *mesh.Engine
+}
+
+func (e engineCalls) Calls() []lklive.CallSnapshot {
+	out := e.livekit.Calls()
+	for _, c := range e.mesh.Calls() {
+		out = append(out, lklive.CallSnapshot{Room: c.Room, CallID: c.CallID, Features: c.Features,
+			FeatureStats: c.FeatureStats})
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
@@ -184,4 +185,32 @@ func TestMeshRecord(t *testing.T) {
 	if len(v.Recordings) != 1 || !v.Recordings[0].Active {
 		t.Errorf("recordings %+v: want one, active", v.Recordings)
 	}
+}
+
+// TestMeshGlare (#14): a device that sorts after the bot invites it as
+// it joins, crossing the bot's invite (the bot calls it once it sees its
+// membership): exactly one call survives, the bot's (its invite is
+// answered, zed's rejected), and the echo comes back on it.
+func TestMeshGlare(t *testing.T) {
+	env := testenv.Require(t)
+	addr, bot, room, peers := meshRig(t, env, nil, "amy")
+	peers[0].start(bot)
+	zed := newMeshPeer(t, env, "zed", env.RegisterUser(t, "zed"))
+	if _, err := peers[0].cc.Client.InviteUser(t.Context(), room, &mautrix.ReqInviteUser{UserID: zed.cc.User.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zed.cc.Client.JoinRoomByID(t.Context(), room); err != nil {
+		t.Fatal(err)
+	}
+	zed.room = room
+	zed.learnBot(bot) // from amy's call, before zed is a member
+	zed.run()
+	zed.play()
+	zed.join("session-zed-1")
+	zed.call()
+	waitFor(t, 60*time.Second, "zed hearing its own packets echoed", func() bool { return zed.heardOwn.Load() > 50 })
+	waitFor(t, 30*time.Second, "two connected peers in the admin view", func() bool {
+		v := adminGet[meshView](t, addr, "/admin/v1/mesh")
+		return len(v.Calls) == 1 && v.Calls[0].State == "connected 2/2 peers"
+	})
 }

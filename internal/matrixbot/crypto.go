@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 
 	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix"
@@ -45,6 +46,12 @@ type olmDevice struct {
 	cli    *mautrix.Client
 	device id.DeviceID
 	log    *slog.Logger
+	// sessions serializes Olm decryption (which may add an inbound
+	// session) with Olm encryption (which looks sessions up): mautrix's
+	// SQLCryptoStore reads a sender's session cache map outside its lock
+	// (HasSession's len), a data race when a device's first message and
+	// ours to it cross (mesh call glare).
+	sessions sync.Mutex
 }
 
 // openOlm loads (or creates) the Olm account of login's device.
@@ -172,7 +179,9 @@ func (o *olmDevice) toDevice(ctx context.Context, evt *event.Event, cache decryp
 	if e, ok := cache.get(ctx, k, o.log); ok {
 		return e, true
 	}
+	o.sessions.Lock()
 	dec := o.mach.HandleEncryptedEvent(ctx, evt)
+	o.sessions.Unlock()
 	if dec == nil {
 		// Consumed by the machine (room keys are stored at once) or
 		// undecryptable.

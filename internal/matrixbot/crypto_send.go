@@ -46,7 +46,9 @@ func (b *Bot) SendEncryptedToDevice(ctx context.Context, evtType event.Type, to 
 	if len(req.Messages) == 0 {
 		return errors.Join(errs...)
 	}
+	o.sessions.Lock()
 	enc, err := o.mach.EncryptToDevices(ctx, evtType, req)
+	o.sessions.Unlock()
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("matrixbot: encrypt to-device: %w", err))...)
 	}

@@ -15,6 +15,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/benchrun"
 )
 
 // keysType is MatrixRTC's key event, written by hand: the bench speaks the
@@ -67,7 +68,7 @@ func (c *caller) newRoom(b *testing.B) id.RoomID {
 	if _, err := u.Client.InviteUser(b.Context(), room, &mautrix.ReqInviteUser{UserID: c.co.bot}); err != nil {
 		b.Fatal(err)
 	}
-	waitUntil(b, 30*time.Second, "bot in the room", func() bool {
+	benchrun.WaitUntil(b, 30*time.Second, "bot in the room", func() bool {
 		m, err := u.Client.JoinedMembers(b.Context(), room)
 		if err != nil {
 			return false

@@ -1,23 +1,18 @@
 package echo
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/benchrun"
 )
 
 // coordinator is the real coordinator binary, run as a child process.
@@ -34,54 +29,17 @@ type coordinator struct {
 // benchmark ends.
 func startCoordinator(b *testing.B, env *testenv.Env, delay time.Duration, features string) *coordinator {
 	dir := b.TempDir()
-	bin := os.Getenv("SWB_ECHO_COORDINATOR")
-	if bin == "" {
-		bin = filepath.Join(dir, "coordinator")
-		build := exec.Command("go", "build", "-tags", "goolm", "-o", bin, "./cmd/coordinator")
-		build.Dir = moduleRoot(b)
-		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("build: %v\n%s", err, out)
-		}
-	}
+	bin := benchrun.Binary(b, "SWB_ECHO_COORDINATOR", dir)
 	bot, pass := env.RegisterAccount(b, "switchboard")
-	c := &coordinator{addr: freeAddr(b), admin: freeAddr(b), token: rand.Text() + rand.Text(), bot: bot}
-	c.cmd = exec.Command(bin, "serve")
-	c.cmd.Env = []string{"LIVEKIT_JWT_BIND=" + c.addr, "SWITCHBOARD_ADMIN_BIND=" + c.admin, "SWITCHBOARD_ADMIN_TOKEN=" + c.token,
+	c := &coordinator{addr: benchrun.FreeAddr(b), admin: benchrun.FreeAddr(b), token: rand.Text() + rand.Text(), bot: bot}
+	c.cmd = benchrun.Serve(b, bin, []string{"LIVEKIT_JWT_BIND=" + c.addr, "SWITCHBOARD_ADMIN_BIND=" + c.admin, "SWITCHBOARD_ADMIN_TOKEN=" + c.token,
 		"SWITCHBOARD_CALLS_JOIN=all", "SWITCHBOARD_CALLS_FEATURES=" + features, "SWITCHBOARD_CALLS_ECHO_DELAY=" + delay.String(),
 		"SWITCHBOARD_LIVEKIT_SERVICE_URL=" + env.ServiceURL,
 		"SWITCHBOARD_MATRIX_HOMESERVER_URL=" + env.HSURL, "SWITCHBOARD_MATRIX_SERVER_NAME=" + env.ServerName,
 		"SWITCHBOARD_MATRIX_BOT_USER_ID=" + c.bot.String(), "SWITCHBOARD_MATRIX_BOT_PASSWORD=" + pass.Reveal(),
 		"SWITCHBOARD_DATA_DIR=" + dir, "SWITCHBOARD_LOG_LEVEL=warn",
 		"LIVEKIT_URL=" + env.LKURL, "LIVEKIT_KEY=" + env.LKKey, "LIVEKIT_SECRET=" + env.LKSecret.Reveal(),
-		"LIVEKIT_FULL_ACCESS_HOMESERVERS=" + env.ServerName, "LIVEKIT_CS_API_URL_OVERRIDES=" + env.ServerName + "=" + env.HSURL}
-	stderr, err := c.cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		// Pion's info chatter reaches the process's stderr past the
-		// coordinator's per-room logger (server-sdk-go's PeerConnections
-		// log through its package logger): drop it, pass the rest.
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if !strings.Contains(sc.Text(), ` pion.`) || !strings.Contains(sc.Text(), `"level"=0`) {
-				fmt.Fprintln(os.Stderr, "coordinator:", sc.Text())
-			}
-		}
-	}()
-	b.Cleanup(func() { _ = c.cmd.Process.Kill(); <-copied; _ = c.cmd.Wait() })
-	waitUntil(b, time.Minute, "the coordinator to answer", func() bool {
-		res, err := http.Get("http://" + c.addr + "/healthz")
-		if err == nil {
-			res.Body.Close()
-		}
-		return err == nil && res.StatusCode == http.StatusOK
-	})
+		"LIVEKIT_FULL_ACCESS_HOMESERVERS=" + env.ServerName, "LIVEKIT_CS_API_URL_OVERRIDES=" + env.ServerName + "=" + env.HSURL}, c.addr)
 	return c
 }
 
@@ -165,52 +123,6 @@ func (c *coordinator) media(b testing.TB) mediaTotals {
 // cpuAndRSS reads the process's CPU time (utime+stime; Linux counts them
 // in USER_HZ ticks, 100 per second on this machine) and VmRSS.
 func (c *coordinator) cpuAndRSS(b testing.TB) (cpu time.Duration, rssKiB int) {
-	pid := strconv.Itoa(c.cmd.Process.Pid)
-	stat, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Fields after the command name, which is in parentheses: utime and
-	// stime are the 14th and 15th of the whole line.
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	ut, _ := strconv.Atoi(f[11])
-	st, _ := strconv.Atoi(f[12])
-	status, err := os.ReadFile("/proc/" + pid + "/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			rssKiB, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-		}
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, rssKiB
-}
-
-func freeAddr(b testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func moduleRoot(b testing.TB) string {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
-}
-
-// waitUntil polls ok; only a hang (limit) fails the run.
-func waitUntil(b testing.TB, limit time.Duration, what string, ok func() bool) {
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			b.Fatalf("no %s within %v", what, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	u := benchrun.ProcUsage(b, strconv.Itoa(c.cmd.Process.Pid))
+	return u.CPU, u.RSSKiB
 }

@@ -20,12 +20,11 @@ import (
 	"cmp"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/benchrun"
 )
 
 // hang bounds each wait: past it the run is broken, not slow.
@@ -60,7 +59,7 @@ func BenchmarkJoinToEcho(b *testing.B) {
 	for range b.N {
 		cl := cr.open(b)
 		cr.join(b, cl)
-		waitUntil(b, hang, "echo", func() bool { return !cl.p.firstEcho().IsZero() })
+		benchrun.WaitUntil(b, hang, "echo", func() bool { return !cl.p.firstEcho().IsZero() })
 		first := cl.p.firstEcho()
 		join = append(join, first.Sub(cl.joinStart))
 		if d, lk := co.decidedAt(b, cl.room), co.connectedAt(b, cl.room); !d.IsZero() && !lk.IsZero() {
@@ -93,7 +92,7 @@ func BenchmarkJoinToEcho(b *testing.B) {
 // frame counters over a 10 s window.
 func BenchmarkEchoLoad(b *testing.B) {
 	env := testenv.Require(b)
-	steps := callSteps(b, "SWB_ECHO_CALLS", "1,5,10,20")
+	steps := benchrun.Steps(b, "SWB_ECHO_CALLS", "1,5,10,20")
 	delay := echoDelay(b)
 	co := startCoordinator(b, env, delay, "echo")
 	cr := newCaller(b, env, co)
@@ -111,7 +110,7 @@ func BenchmarkEchoLoad(b *testing.B) {
 		for len(calls) < n {
 			cl := cr.open(b)
 			cr.join(b, cl)
-			waitUntil(b, hang, "echo", func() bool { return !cl.p.firstEcho().IsZero() })
+			benchrun.WaitUntil(b, hang, "echo", func() bool { return !cl.p.firstEcho().IsZero() })
 			calls = append(calls, cl)
 		}
 		time.Sleep(2 * time.Second)
@@ -133,25 +132,11 @@ func BenchmarkEchoLoad(b *testing.B) {
 		}
 	}
 	if len(ns) > 1 {
-		cpu, rss := slope(ns, cpus), slope(ns, rsss)
+		cpu, rss := benchrun.Slope(ns, cpus), benchrun.Slope(ns, rsss)
 		b.ReportMetric(cpu, "cpu%-per-call")
 		b.ReportMetric(rss, "rss-MiB-per-call")
 		b.Logf("per call (least-squares slope over %v calls): %.2f%% of a core, %.2f MiB resident", ns, cpu, rss)
 	}
-}
-
-// callSteps reads the call counts a load bench steps through from the
-// environment variable name (def when unset).
-func callSteps(b *testing.B, name, def string) []int {
-	var steps []int
-	for s := range strings.SplitSeq(cmp.Or(os.Getenv(name), def), ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("%s: %q is not a call count", name, s)
-		}
-		steps = append(steps, n)
-	}
-	return steps
 }
 
 // totals adds up the participants' frames sent and echoed back.
@@ -161,20 +146,6 @@ func totals(calls []*call) (sent, echoed uint64) {
 		sent, echoed = sent+s, echoed+e
 	}
 	return sent, echoed
-}
-
-// slope is the least-squares slope of y over x.
-func slope(x, y []float64) float64 {
-	var mx, my float64
-	for i := range x {
-		mx, my = mx+x[i]/float64(len(x)), my+y[i]/float64(len(x))
-	}
-	var sxy, sxx float64
-	for i := range x {
-		sxy += (x[i] - mx) * (y[i] - my)
-		sxx += (x[i] - mx) * (x[i] - mx)
-	}
-	return sxy / sxx
 }
 
 // report logs p50/p95/max of d and reports its p95 in ms.

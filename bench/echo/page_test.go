@@ -11,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/benchrun"
 	"github.com/switchboard-rtc/switchboard/internal/testenv/browser"
 )
 
@@ -53,7 +54,7 @@ func BenchmarkPageEchoRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = page.Leave(b.Context()) })
-	waitUntil(b, hang, "the page hearing its 440 Hz tone back", func() bool {
+	benchrun.WaitUntil(b, hang, "the page hearing its 440 Hz tone back", func() bool {
 		r, err := page.Report(b.Context())
 		if err != nil || r.EncryptionErrors > 0 {
 			b.Fatalf("page report: %v %v", err, r.ErrorMessages)

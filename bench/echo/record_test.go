@@ -11,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/benchrun"
 )
 
 // BenchmarkRecordLoad steps up to SWB_RECORD_CALLS (default 10,25,50)
@@ -21,7 +22,7 @@ import (
 // window (SWB_RECORD_WINDOW, default 20s).
 func BenchmarkRecordLoad(b *testing.B) {
 	env := testenv.Require(b)
-	steps := callSteps(b, "SWB_RECORD_CALLS", "10,25,50")
+	steps := benchrun.Steps(b, "SWB_RECORD_CALLS", "10,25,50")
 	window := 20 * time.Second
 	if w := os.Getenv("SWB_RECORD_WINDOW"); w != "" {
 		var err error
@@ -68,7 +69,7 @@ func BenchmarkRecordLoad(b *testing.B) {
 		}
 	}
 	if len(ns) > 1 {
-		cpu, rss := slope(ns, cpus), slope(ns, rsss)
+		cpu, rss := benchrun.Slope(ns, cpus), benchrun.Slope(ns, rsss)
 		b.ReportMetric(cpu, "cpu%-per-call")
 		b.ReportMetric(rss, "rss-MiB-per-call")
 		b.Logf("per call (least-squares slope over %v calls): %.2f%% of a core, %.2f MiB resident", ns, cpu, rss)
@@ -94,7 +95,7 @@ func openRecorded(b *testing.B, env *testenv.Env, co *coordinator, callers ...*c
 	if _, err := owner.dev.Client.InviteUser(b.Context(), room, &mautrix.ReqInviteUser{UserID: co.bot}); err != nil {
 		b.Fatal(err)
 	}
-	waitUntil(b, hang, "bot in the room", func() bool {
+	benchrun.WaitUntil(b, hang, "bot in the room", func() bool {
 		m, err := owner.dev.Client.JoinedMembers(b.Context(), room)
 		if err != nil {
 			return false
@@ -110,7 +111,7 @@ func openRecorded(b *testing.B, env *testenv.Env, co *coordinator, callers ...*c
 		rc.ps = append(rc.ps, connect(b, url, jwt, co.bot.String(), material, false))
 		c.member(b, room, c.stateKey(), material, func(id.DeviceID, int, []byte) {})
 	}
-	waitUntil(b, hang, "both participants recorded", func() bool {
+	benchrun.WaitUntil(b, hang, "both participants recorded", func() bool {
 		return co.recordedIn(b, room) == len(callers)
 	})
 	return rc

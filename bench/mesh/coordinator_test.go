@@ -1,14 +1,9 @@
 package meshbench
 
 import (
-	"bufio"
 	"cmp"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +12,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/benchrun"
 )
 
 // coordinator is the real coordinator binary, run as a child process.
@@ -42,19 +38,10 @@ func echoDelay(b *testing.B) time.Duration {
 // benchmark ends.
 func startCoordinator(b *testing.B, env *testenv.Env, delay time.Duration) *coordinator {
 	dir := b.TempDir()
-	bin := os.Getenv("SWB_MESH_COORDINATOR")
-	if bin == "" {
-		bin = filepath.Join(dir, "coordinator")
-		build := exec.Command("go", "build", "-tags", "goolm", "-o", bin, "./cmd/coordinator")
-		build.Dir = moduleRoot(b)
-		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("build: %v\n%s", err, out)
-		}
-	}
+	bin := benchrun.Binary(b, "SWB_MESH_COORDINATOR", dir)
 	bot, pass := env.RegisterAccount(b, "switchboard")
-	addr := freeAddr(b)
-	c := &coordinator{bot: bot, cmd: exec.Command(bin, "serve")}
-	c.cmd.Env = []string{"LIVEKIT_JWT_BIND=" + addr, "SWITCHBOARD_ADMIN_BIND=" + freeAddr(b),
+	addr := benchrun.FreeAddr(b)
+	cmd := benchrun.Serve(b, bin, []string{"LIVEKIT_JWT_BIND=" + addr, "SWITCHBOARD_ADMIN_BIND=" + benchrun.FreeAddr(b),
 		"SWITCHBOARD_CALLS_JOIN=all", "SWITCHBOARD_CALLS_FEATURES=echo", "SWITCHBOARD_CALLS_ECHO_DELAY=" + delay.String(),
 		"SWITCHBOARD_CALLS_DIRECT=echo", "SWITCHBOARD_CALLS_DIRECT_MAX=1000", "SWITCHBOARD_CALLS_DIRECT_MAX_DURATION=24h",
 		"SWITCHBOARD_MESH_LOOPBACK_ONLY=true",
@@ -63,68 +50,13 @@ func startCoordinator(b *testing.B, env *testenv.Env, delay time.Duration) *coor
 		"SWITCHBOARD_MATRIX_BOT_USER_ID=" + bot.String(), "SWITCHBOARD_MATRIX_BOT_PASSWORD=" + pass.Reveal(),
 		"SWITCHBOARD_DATA_DIR=" + dir, "SWITCHBOARD_LOG_LEVEL=" + cmp.Or(os.Getenv("SWB_MESH_LOG_LEVEL"), "warn"),
 		"LIVEKIT_URL=" + env.LKURL, "LIVEKIT_KEY=" + env.LKKey, "LIVEKIT_SECRET=" + env.LKSecret.Reveal(),
-		"LIVEKIT_FULL_ACCESS_HOMESERVERS=" + env.ServerName, "LIVEKIT_CS_API_URL_OVERRIDES=" + env.ServerName + "=" + env.HSURL}
-	stderr, err := c.cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		// Pion's info chatter is dropped; the coordinator's warnings pass.
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if !strings.Contains(sc.Text(), ` pion.`) || !strings.Contains(sc.Text(), `"level"=0`) {
-				fmt.Fprintln(os.Stderr, "coordinator:", sc.Text())
-			}
-		}
-	}()
-	b.Cleanup(func() { _ = c.cmd.Process.Kill(); <-copied; _ = c.cmd.Wait() })
-	waitUntil(b, time.Minute, "the coordinator to answer", func() bool {
-		res, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			res.Body.Close()
-		}
-		return err == nil && res.StatusCode == http.StatusOK
-	})
-	return c
+		"LIVEKIT_FULL_ACCESS_HOMESERVERS=" + env.ServerName, "LIVEKIT_CS_API_URL_OVERRIDES=" + env.ServerName + "=" + env.HSURL}, addr)
+	return &coordinator{bot: bot, cmd: cmd}
 }
 
-// usage is a process's CPU time and resident memory.
-type usage struct {
-	cpu    time.Duration
-	rssKiB int
+func (c *coordinator) usage(b testing.TB) benchrun.Usage {
+	return benchrun.ProcUsage(b, strconv.Itoa(c.cmd.Process.Pid))
 }
-
-// procUsage reads pid's (or "self") CPU time (utime+stime, in USER_HZ
-// ticks of 10 ms) and VmRSS from /proc.
-func procUsage(b testing.TB, pid string) usage {
-	stat, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		b.Fatal(err)
-	}
-	// utime and stime are the 14th and 15th fields; the command name
-	// before them is in parentheses and may hold spaces.
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	ut, _ := strconv.Atoi(f[11])
-	st, _ := strconv.Atoi(f[12])
-	u := usage{cpu: time.Duration(ut+st) * 10 * time.Millisecond}
-	status, err := os.ReadFile("/proc/" + pid + "/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			u.rssKiB, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-		}
-	}
-	return u
-}
-
-func (c *coordinator) usage(b testing.TB) usage { return procUsage(b, strconv.Itoa(c.cmd.Process.Pid)) }
 
 // loadAvg is the machine's 1-minute load average, for the write-up.
 func loadAvg() string {
@@ -134,33 +66,4 @@ func loadAvg() string {
 		return "?"
 	}
 	return f[0]
-}
-
-func freeAddr(b testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func moduleRoot(b testing.TB) string {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
-}
-
-// waitUntil polls ok; only a hang (limit) fails the run.
-func waitUntil(b testing.TB, limit time.Duration, what string, ok func() bool) {
-	b.Helper()
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			b.Fatalf("no %s within %v", what, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/benchrun"
 )
 
 // dmCaller is a test user calling the bot in an encrypted DM, as a legacy
@@ -36,7 +37,7 @@ func newDMCaller(b *testing.B, env *testenv.Env, api *webrtc.API, bot id.UserID,
 	if _, err := u.Client.InviteUser(b.Context(), c.room, &mautrix.ReqInviteUser{UserID: bot}); err != nil {
 		b.Fatal(err)
 	}
-	waitUntil(b, time.Minute, "the bot in the DM", func() bool {
+	benchrun.WaitUntil(b, time.Minute, "the bot in the DM", func() bool {
 		time.Sleep(20 * time.Millisecond)
 		m, err := u.Client.JoinedMembers(b.Context(), c.room)
 		if err != nil {

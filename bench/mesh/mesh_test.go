@@ -17,11 +17,8 @@
 package meshbench
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +30,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/benchrun"
 )
 
 // hang bounds each wait: past it the run is broken, not slow.
@@ -108,7 +106,7 @@ func BenchmarkMeshFirstAudio(b *testing.B) {
 // devices' packets sent and echoed over a 10 s window.
 func BenchmarkMeshLoad(b *testing.B) {
 	env := testenv.Require(b)
-	steps := counts(b, "SWB_MESH_PEERS", "3,6,12,24")
+	steps := benchrun.Steps(b, "SWB_MESH_PEERS", "3,6,12,24")
 	co := startCoordinator(b, env, echoDelay(b))
 	api := pionAPI(b)
 	var peers []*meshPeer
@@ -168,7 +166,7 @@ func BenchmarkMeshLoad(b *testing.B) {
 // BenchmarkMeshLoad's.
 func BenchmarkDirectEchoLoad(b *testing.B) {
 	env := testenv.Require(b)
-	steps := counts(b, "SWB_DIRECT_CALLS", "10,25,50,75")
+	steps := benchrun.Steps(b, "SWB_DIRECT_CALLS", "10,25,50,75")
 	co := startCoordinator(b, env, echoDelay(b))
 	api := pionAPI(b)
 	ctx, cancel := context.WithCancel(b.Context())
@@ -182,7 +180,7 @@ func BenchmarkDirectEchoLoad(b *testing.B) {
 			c := newDMCaller(b, env, api, co.bot, len(voices))
 			c.call(b)
 			c.v.play(ctx, &wg)
-			waitUntil(b, hang, "the echo of 1:1 call "+strconv.Itoa(len(voices)), func() bool { return !c.v.firstEcho().IsZero() })
+			benchrun.WaitUntil(b, hang, "the echo of 1:1 call "+strconv.Itoa(len(voices)), func() bool { return !c.v.firstEcho().IsZero() })
 			voices = append(voices, c.v)
 		}
 		cpu, mib := measure(b, co, n, voices)
@@ -205,7 +203,7 @@ func meshRoom(b *testing.B, env *testenv.Env, co *coordinator, ccs []*testenv.Cr
 	if _, err := u.Client.InviteUser(b.Context(), room, &mautrix.ReqInviteUser{UserID: co.bot}); err != nil {
 		b.Fatal(err)
 	}
-	waitUntil(b, hang, "the bot in the room", func() bool {
+	benchrun.WaitUntil(b, hang, "the bot in the room", func() bool {
 		time.Sleep(20 * time.Millisecond)
 		m, err := u.Client.JoinedMembers(b.Context(), room)
 		if err != nil {
@@ -241,9 +239,9 @@ func measure(b *testing.B, co *coordinator, n int, voices []*voice) (cpu, mib fl
 	for i, v := range voices {
 		from[i] = v.mark()
 	}
-	c0, s0, start := co.usage(b), procUsage(b, "self"), time.Now()
+	c0, s0, start := co.usage(b), benchrun.ProcUsage(b, "self"), time.Now()
 	time.Sleep(window)
-	c1, s1 := co.usage(b), procUsage(b, "self")
+	c1, s1 := co.usage(b), benchrun.ProcUsage(b, "self")
 	secs := time.Since(start).Seconds()
 	to := make([]int, len(voices))
 	for i, v := range voices {
@@ -262,8 +260,8 @@ func measure(b *testing.B, co *coordinator, n int, voices []*voice) (cpu, mib fl
 	if sent > 0 {
 		lost = 1e4 * float64(sent-echoed) / float64(sent)
 	}
-	cpu, mib = 100*(c1.cpu-c0.cpu).Seconds()/secs, float64(c1.rssKiB)/1024
-	b.Logf("%5d %7.1f %8.1f %7.1f %8d %8d %8.1f %9d %5s", n, cpu, mib, 100*(s1.cpu-s0.cpu).Seconds()/secs, sent, echoed, lost, foreign, loadAvg())
+	cpu, mib = 100*(c1.CPU-c0.CPU).Seconds()/secs, float64(c1.RSSKiB)/1024
+	b.Logf("%5d %7.1f %8.1f %7.1f %8d %8d %8.1f %9d %5s", n, cpu, mib, 100*(s1.CPU-s0.CPU).Seconds()/secs, sent, echoed, lost, foreign, loadAvg())
 	return cpu, mib
 }
 
@@ -272,38 +270,10 @@ func reportSlopes(b *testing.B, unit string, ns, cpus, rsss []float64) {
 	if len(ns) < 2 {
 		return
 	}
-	cpu, rss := slope(ns, cpus), slope(ns, rsss)
+	cpu, rss := benchrun.Slope(ns, cpus), benchrun.Slope(ns, rsss)
 	b.ReportMetric(cpu, "cpu%-per-"+unit)
 	b.ReportMetric(rss, "rss-MiB-per-"+unit)
 	b.Logf("per %s (least-squares slope over %v): %.2f%% of a core, %.2f MiB resident", unit, ns, cpu, rss)
-}
-
-// counts reads the step counts from the environment variable name (def
-// when unset).
-func counts(b *testing.B, name, def string) []int {
-	var steps []int
-	for s := range strings.SplitSeq(cmp.Or(os.Getenv(name), def), ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("%s: %q is not a count", name, s)
-		}
-		steps = append(steps, n)
-	}
-	return steps
-}
-
-// slope is the least-squares slope of y over x.
-func slope(x, y []float64) float64 {
-	var mx, my float64
-	for i := range x {
-		mx, my = mx+x[i]/float64(len(x)), my+y[i]/float64(len(x))
-	}
-	var sxy, sxx float64
-	for i := range x {
-		sxy += (x[i] - mx) * (y[i] - my)
-		sxx += (x[i] - mx) * (x[i] - mx)
-	}
-	return sxy / sxx
 }
 
 // report logs p50/p95/max of d, with misses (no sample within limit)
@@ -314,17 +284,16 @@ func report(b *testing.B, name string, d []time.Duration, misses int, limit time
 		b.Logf("%s: no samples", name)
 		return
 	}
-	s := slices.Sorted(slices.Values(d))
+	s := benchrun.Sorted(d)
 	at := func(p int) string {
-		i := max((n*p+99)/100-1, 0)
-		if i >= len(s) {
-			return "none within " + limit.String()
+		if q, ok := benchrun.Quantile(s, n, p); ok {
+			return q.Round(time.Millisecond).String()
 		}
-		return s[i].Round(time.Millisecond).String()
+		return "none within " + limit.String()
 	}
 	p95 := -1.0
-	if i := max((n*95+99)/100-1, 0); i < len(s) {
-		p95 = float64(s[i].Microseconds()) / 1000
+	if q, ok := benchrun.Quantile(s, n, 95); ok {
+		p95 = float64(q.Microseconds()) / 1000
 	}
 	b.ReportMetric(p95, name+"-p95-ms")
 	b.Logf("%-40s n=%d misses=%d p50 %s p95 %s max %s", name, n, misses, at(50), at(95), at(100))

@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/benchrun"
 )
 
 // meshPrefix is the Famedly group call event prefix (famedly-voip.md §4).
@@ -84,7 +85,7 @@ func (p *meshPeer) membership(list []any) {
 // start learns the bot's mesh membership (polling the room state), runs
 // the peer's sync and playing, and calls the bot if our key is smaller.
 func (p *meshPeer) start(bot id.UserID) {
-	waitUntil(p.b, time.Minute, "the bot's mesh membership", func() bool {
+	benchrun.WaitUntil(p.b, time.Minute, "the bot's mesh membership", func() bool {
 		time.Sleep(10 * time.Millisecond)
 		var content struct {
 			Memberships []struct {

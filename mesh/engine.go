@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -77,6 +78,7 @@ type Engine struct {
 	running bool
 	calls   map[membership.CallKey]*meshCall
 	starts  []*meshCall
+	early   []earlyEvent // call events for calls not carried yet
 }
 
 // NewEngine returns the engine; it starts nothing.
@@ -108,6 +110,9 @@ func (e *Engine) Carry(call membership.CallKey, _ membership.Focus) {
 	c := newMeshCall(e, call)
 	e.calls[call] = c
 	e.starts = append(e.starts, c)
+	for _, in := range e.takeEarly(call, time.Now()) {
+		c.receive(in)
+	}
 	select {
 	case e.kick <- struct{}{}:
 	default:
@@ -289,6 +294,7 @@ func (e *Engine) Receive(in ToDevice) {
 			"room", room)
 		return
 	}
+	inc := Incoming{Sender: string(in.Sender), SenderDevice: string(in.SenderDevice), Signal: s}
 	var c *meshCall
 	e.mu.Lock()
 	for k, mc := range e.calls {
@@ -296,11 +302,14 @@ func (e *Engine) Receive(in ToDevice) {
 			c = mc
 		}
 	}
+	if c == nil {
+		e.holdEarly(room, s.Group.ConfID, inc, time.Now())
+	}
 	e.mu.Unlock()
 	if c == nil {
-		e.log.Debug("mesh: call event for a call we do not carry", "type", in.Type, "sender", in.Sender,
+		e.log.Debug("mesh: call event for a call we do not carry (yet): held", "type", in.Type, "sender", in.Sender,
 			"room", room, "conf_id", s.Group.ConfID)
 		return
 	}
-	c.receive(Incoming{Sender: string(in.Sender), SenderDevice: string(in.SenderDevice), Signal: s})
+	c.receive(inc)
 }

@@ -72,6 +72,14 @@ func member(user, device, session string) membership.Member {
 // engineRig runs an engine carrying testCall as @bot:x BOT.
 func engineRig(t *testing.T) (*Engine, *fakeMembers, fakeTransport) {
 	t.Helper()
+	eng, fm, tr := startEngine(t)
+	eng.Carry(testCall, membership.Focus{Type: "mesh"})
+	return eng, fm, tr
+}
+
+// startEngine runs an engine as @bot:x BOT, carrying nothing yet.
+func startEngine(t *testing.T) (*Engine, *fakeMembers, fakeTransport) {
+	t.Helper()
 	leakcheck.Check(t)
 	fm := &fakeMembers{changes: make(chan membership.Change, 16)}
 	tr := fakeTransport{out: make(chan sent, 256)}
@@ -87,7 +95,6 @@ func engineRig(t *testing.T) (*Engine, *fakeMembers, fakeTransport) {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	eng.Carry(testCall, membership.Focus{Type: "mesh"})
 	return eng, fm, tr
 }
 
@@ -154,6 +161,20 @@ func TestEngineHoldsInviteOfUnseenMember(t *testing.T) {
 	fm.set(member("@bot:x", "BOT", "b1"), member("@amy:x", "A", "a1"))
 	ans := await(t, tr, "answer to a1", kindTo("answer", "A", "a1"))
 	if ans.content["call_id"] != "c1" {
+		t.Errorf("answer %v: want call c1", ans.content)
+	}
+}
+
+// TestEngineHoldsInviteBeforeCarry: the supervisor hands a call over only
+// once our membership is written, but a member who reads it first may
+// invite us at once: that invite, come before Carry, is answered after it.
+func TestEngineHoldsInviteBeforeCarry(t *testing.T) {
+	eng, fm, tr := startEngine(t)
+	fm.set(member("@bot:x", "BOT", "b1"), member("@amy:x", "A", "a1"))
+	typ, content := amyInvite(t, "c1")
+	eng.Receive(ToDevice{Sender: "@amy:x", SenderDevice: "A", Type: typ, Content: content})
+	eng.Carry(testCall, membership.Focus{Type: "mesh"})
+	if ans := await(t, tr, "answer to a1", kindTo("answer", "A", "a1")); ans.content["call_id"] != "c1" {
 		t.Errorf("answer %v: want call c1", ans.content)
 	}
 }

@@ -39,6 +39,9 @@ func (p *participant) subscribed(c *conn, identity string, track *webrtc.TrackRe
 		return
 	}
 	src := media.Source{Participant: identity, ID: pub.SID(), Kind: kind, Codec: mc, ClockRate: track.Codec().ClockRate}
+	if pub.Source() == livekit.TrackSource_SCREEN_SHARE {
+		src.Purpose = media.PurposeScreenshare
+	}
 	if ep, ok := participantFor(p.e.keys.Participants(p.call), identity); ok {
 		src.UserID, src.DeviceID = string(ep.UserID), string(ep.DeviceID)
 	}

@@ -64,7 +64,17 @@ type Source struct {
 	Kind      Kind
 	Codec     Codec
 	ClockRate uint32
+	// Purpose is what the stream carries, as MSC3077 names it:
+	// PurposeUserMedia or PurposeScreenshare; empty when the engine cannot
+	// tell. A recording lists it with the source's segments.
+	Purpose string
 }
+
+// The stream purposes of MSC3077 a Source may carry.
+const (
+	PurposeUserMedia   = "m.usermedia"
+	PurposeScreenshare = "m.screenshare"
+)
 
 // Sink takes one source's frames, in order, from one goroutine of the
 // engine's. WriteFrame must return quickly (queue, never block on I/O):
@@ -73,6 +83,17 @@ type Source struct {
 type Sink interface {
 	WriteFrame(f Frame)
 	Close()
+}
+
+// Muter is a Sink that wants to hear when its source's sender mutes or
+// unmutes it (a mesh peer's sdp_stream_metadata_changed: audio_muted for
+// an audio source, video_muted for a video one). An engine that knows
+// calls Muted on every change, in order with the frames (never after
+// Close); at is when the engine learnt it. A sender may go on sending
+// while muted (silence, black frames) or stop; a sink must not rely on
+// either.
+type Muter interface {
+	Muted(muted bool, at time.Time)
 }
 
 // OutputSpec asks the engine for a stream of ours in the call.

@@ -130,6 +130,7 @@ func (f recordFactory) Start(call Call, logger *slog.Logger) (Feature, error) {
 		logger: logger,
 		abort:  make(chan struct{}),
 		lines:  map[*recordLine]struct{}{},
+		mutes:  map[*recordLine]int{},
 	}
 	r.manifest = RecordingManifest{Version: 1, Room: f.cfg.Room, Call: f.cfg.Call,
 		Started: f.cfg.Clock.Now().UTC(), Segments: []RecordedSegment{}}
@@ -173,6 +174,7 @@ type recorder struct {
 	seq      int   // segments opened
 	manifest RecordingManifest
 	lines    map[*recordLine]struct{}
+	mutes    map[*recordLine]int // open mutes: index in manifest.Mutes
 }
 
 func (r *recorder) SourceAdded(src Source) Sink {
@@ -224,6 +226,7 @@ func (r *recorder) fail(err error) {
 	r.stopped = true
 	ended := r.cfg.Clock.Now().UTC()
 	r.manifest.Ended, r.manifest.StopReason = &ended, err.Error()
+	r.endMutes(ended)
 	close(r.abort)
 	r.mu.Unlock()
 	r.logger.Error("record: the recording has stopped; the call goes on unrecorded", "dir", r.dir, "err", err)
@@ -258,6 +261,7 @@ func (r *recorder) Close() error {
 	if r.manifest.Ended == nil { // a failure ended it earlier
 		ended := r.cfg.Clock.Now().UTC()
 		r.manifest.Ended = &ended
+		r.endMutes(ended)
 	}
 	notify := !r.stopped
 	r.stopped = true
@@ -280,6 +284,10 @@ func (r *recorder) Close() error {
 func (r *recorder) forget(l *recordLine) {
 	r.mu.Lock()
 	delete(r.lines, l)
+	if i, open := r.mutes[l]; open { // the source ended muted
+		r.endMute(i, r.cfg.Clock.Now())
+		delete(r.mutes, l)
+	}
 	r.mu.Unlock()
 }
 

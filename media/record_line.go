@@ -291,6 +291,7 @@ func (r *recorder) addSegment(src Source, file string, first time.Time) int {
 		Source:      src.ID,
 		Kind:        src.Kind.String(),
 		Codec:       src.Codec,
+		Purpose:     src.Purpose,
 		File:        file,
 		OffsetMS:    first.Sub(r.manifest.Started).Milliseconds(),
 	})

@@ -30,6 +30,21 @@ type RecordingManifest struct {
 	// StopReason says why a recording ended before its Close.
 	StopReason string            `json:"stop_reason,omitempty"`
 	Segments   []RecordedSegment `json:"segments"`
+	// Mutes are the times a sender said a source of its was muted, on
+	// the common timeline, in the order they began. The source's file
+	// goes on through them (with what the sender sent, or silence).
+	Mutes []RecordedMute `json:"mutes,omitempty"`
+}
+
+// RecordedMute is one interval a source was muted: from FromMS until
+// ToMS, in milliseconds after Started. ToMS is unset while the mute
+// lasts; a recording that ends muted closes it at Ended.
+type RecordedMute struct {
+	Participant string `json:"participant"`
+	Source      string `json:"source"`
+	Kind        string `json:"kind"`
+	FromMS      int64  `json:"from_ms"`
+	ToMS        *int64 `json:"to_ms,omitempty"`
 }
 
 // RecordedSegment is one segment file: one source, from its first frame
@@ -43,6 +58,9 @@ type RecordedSegment struct {
 	Source      string `json:"source"`
 	Kind        string `json:"kind"`
 	Codec       Codec  `json:"codec"`
+	// Purpose is the source's (Source.Purpose): "m.screenshare" marks a
+	// screen share, which is always a source, and so a file, of its own.
+	Purpose string `json:"purpose,omitempty"`
 	// File is the segment's file name in the recording's folder.
 	File string `json:"file"`
 	// OffsetMS is when the segment's first frame arrived, in milliseconds
@@ -129,6 +147,7 @@ func (r *recorder) writeManifest() error {
 	m := r.manifest
 	// In timeline order; lines add their segments as they come.
 	m.Segments = slices.Clone(m.Segments)
+	m.Mutes = slices.Clone(m.Mutes)
 	r.mu.Unlock()
 	slices.SortStableFunc(m.Segments, func(a, b RecordedSegment) int {
 		return cmp.Or(cmp.Compare(a.OffsetMS, b.OffsetMS), strings.Compare(a.File, b.File))

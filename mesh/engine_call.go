@@ -294,7 +294,8 @@ func (c *meshCall) startPeer(remote Device, role Role) *peerEntry {
 			return c.e.transport.SendCallEvent(ctx, room, id.UserID(remote.UserID), id.DeviceID(remote.DeviceID),
 				typ, content)
 		},
-		OnSource: c.media.sourceAdded,
+		OnSource:   c.media.sourceAdded,
+		OnMetadata: func(md StreamMetadata) { c.media.metadataChanged(remote.Key(), md) },
 	})
 	if err != nil {
 		c.log.Error("mesh: peer not created", "peer", remote.Key(), "err", err)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/switchboard-rtc/switchboard/media"
 )
@@ -19,7 +20,10 @@ type callMedia struct {
 	mu      sync.Mutex
 	closed  bool
 	sources []*source
-	running []*feature
+	// metadata is each peer's (by participant) last stream metadata: a
+	// source that comes after it starts in the state it says.
+	metadata map[string]StreamMetadata
+	running  []*feature
 	outputs map[*fanOutput]struct{}
 	wg      sync.WaitGroup // attaching outputs to peers, readiness watches
 }
@@ -47,24 +51,36 @@ type source struct {
 	mu    sync.Mutex
 	sinks []featureSink
 	ended bool
+	muted bool // as the sender's stream metadata last said
 }
 
 // sourceAdded is the peers' OnSource: the source is offered to every
 // running feature.
 func (m *callMedia) sourceAdded(rs RemoteStream) media.Sink {
 	s := &source{m: m, src: rs.Source, stream: rs.StreamID}
+	s.src.Purpose = string(rs.Purpose)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return nil
 	}
 	m.sources = append(m.sources, s)
+	s.muted = mutedIn(m.metadata[s.src.Participant], s)
 	for _, f := range m.running {
-		if sink := f.f.SourceAdded(s.src); sink != nil {
-			s.sinks = append(s.sinks, featureSink{f, sink})
+		if sink := f.f.SourceAdded(s.src); sink != nil && !s.add(f, sink) {
+			sink.Close() // not reached: the source has not ended
 		}
 	}
 	return s
+}
+
+// mutedIn says whether md marks s's stream muted for s's kind.
+func mutedIn(md StreamMetadata, s *source) bool {
+	info, ok := md[s.stream]
+	if s.src.Kind == media.Video {
+		return ok && info.VideoMuted
+	}
+	return ok && info.AudioMuted
 }
 
 func (s *source) WriteFrame(f media.Frame) {
@@ -73,6 +89,45 @@ func (s *source) WriteFrame(f media.Frame) {
 	defer s.mu.Unlock()
 	for _, fs := range s.sinks {
 		fs.sink.WriteFrame(f)
+	}
+}
+
+// metadataChanged is a peer's OnMetadata: each source of participant's
+// whose mute state changed tells its sinks that can hear it (media.Muter).
+func (m *callMedia) metadataChanged(participant string, md StreamMetadata) {
+	m.mu.Lock()
+	if m.metadata == nil {
+		m.metadata = map[string]StreamMetadata{}
+	}
+	m.metadata[participant] = md
+	var mine []*source
+	for _, s := range m.sources {
+		if s.src.Participant == participant {
+			mine = append(mine, s)
+		}
+	}
+	m.mu.Unlock()
+	at := time.Now()
+	for _, s := range mine {
+		if _, listed := md[s.stream]; listed {
+			s.setMuted(mutedIn(md, s), at)
+		}
+	}
+}
+
+// setMuted passes a change of the mute state to the sinks, in order with
+// the frames (under the lock WriteFrame holds) and never after Close.
+func (s *source) setMuted(muted bool, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || muted == s.muted {
+		return
+	}
+	s.muted = muted
+	for _, fs := range s.sinks {
+		if mu, ok := fs.sink.(media.Muter); ok {
+			mu.Muted(muted, at)
+		}
 	}
 }
 
@@ -98,6 +153,9 @@ func (s *source) add(f *feature, sink media.Sink) bool {
 		return false
 	}
 	s.sinks = append(s.sinks, featureSink{f, sink})
+	if mu, ok := sink.(media.Muter); ok && s.muted { // a feature started during a mute
+		mu.Muted(true, time.Now())
+	}
 	return true
 }
 

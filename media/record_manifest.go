@@ -48,7 +48,11 @@ type RecordedMute struct {
 }
 
 // RecordedSegment is one segment file: one source, from its first frame
-// written until it ended, left the call, or its timestamps jumped.
+// written until it ended, left the call, or its timestamps jumped. A track
+// replaced on the same sender (a camera or microphone switch) is the same
+// source and goes on in the same segment, unless the new track's
+// timestamps jump past the rules of NewRecorder (then a new segment of
+// that source starts, placed by its arrival).
 type RecordedSegment struct {
 	User   string `json:"user"`
 	Device string `json:"device"`

@@ -150,7 +150,9 @@ func TestMeshAnnounce(t *testing.T) {
 // TestMeshRecord (#14): the record feature runs over mesh: the recorder
 // writes the peer's audio (participant userId:deviceId; GET
 // /admin/v1/mesh's feature counters) into an active recording (GET
-// /admin/v1/recordings, which lists the mesh engine's recorders too).
+// /admin/v1/recordings, which lists the mesh engine's recorders too);
+// then the peer mutes, switches its microphone and shares its screen, and
+// the recording shows all three (recordMuteShareSwitch).
 func TestMeshRecord(t *testing.T) {
 	env := testenv.Require(t)
 	dir := t.TempDir()
@@ -159,23 +161,8 @@ func TestMeshRecord(t *testing.T) {
 	amy := peers[0]
 	amy.start(bot)
 	waitFor(t, 60*time.Second, "amy's audio written by the recorder", func() bool {
-		v := adminGet[struct {
-			Calls []struct {
-				FeatureStats struct {
-					Record map[string]any `json:"record"`
-				} `json:"feature_stats"`
-			} `json:"calls"`
-		}](t, addr, "/admin/v1/mesh")
-		for _, c := range v.Calls {
-			for _, x := range c.FeatureStats.Record {
-				if m, ok := x.(map[string]any); ok && m["participant"] == amy.key() && m["kind"] == "audio" {
-					if n, _ := m["written"].(float64); n > 50 {
-						return true
-					}
-				}
-			}
-		}
-		return false
+		n, _ := recordLineStats(t, addr, amy.key(), "audio")["written"].(float64)
+		return n > 50
 	})
 	v := adminGet[struct {
 		Recordings []struct {
@@ -185,6 +172,7 @@ func TestMeshRecord(t *testing.T) {
 	if len(v.Recordings) != 1 || !v.Recordings[0].Active {
 		t.Errorf("recordings %+v: want one, active", v.Recordings)
 	}
+	recordMuteShareSwitch(t, addr, dir, amy)
 }
 
 // TestMeshGlare (#14): a device that sorts after the bot invites it as

@@ -56,6 +56,11 @@ type meshPeer struct {
 	seq    int
 	track  *webrtc.TrackLocalStaticRTP
 	wg     sync.WaitGroup
+	// muted and screen (a screen share's sender) shape our stream
+	// metadata; tag marks a replacing track's packets (mesh_record_test.go).
+	muted  bool
+	screen *webrtc.RTPSender
+	tag    []byte // played after the marker
 }
 
 // newMeshPeer makes u's device a mesh peer; its room is set before it
@@ -171,7 +176,11 @@ func (p *meshPeer) send(kind string, body map[string]any) {
 var meshCapabilities = map[string]any{"m.call.transferee": false, "m.call.dtmf": false}
 
 func (p *meshPeer) metadata() map[string]any {
-	return map[string]any{"stream-" + p.name: map[string]any{"purpose": "m.usermedia", "audio_muted": false, "video_muted": true}}
+	md := map[string]any{"stream-" + p.name: map[string]any{"purpose": "m.usermedia", "audio_muted": p.muted, "video_muted": true}}
+	if p.screen != nil {
+		md["screen-"+p.name] = map[string]any{"purpose": "m.screenshare", "audio_muted": true, "video_muted": false}
+	}
+	return md
 }
 
 // newPC replaces the connection: an Opus track playing our marked packets,
@@ -287,8 +296,15 @@ func (p *meshPeer) handle(kind string, ev testenv.ToDevice) {
 		_ = addWireCandidates(p.pc, c["candidates"])
 	case "negotiate":
 		d, _ := c["description"].(map[string]any)
+		if p.pc == nil {
+			return // we hung up
+		}
 		if p.early && d != nil {
 			d["sdp"], _ = splitCandidates(fmt.Sprint(d["sdp"]))
+		}
+		if callID == p.callID && d["type"] == "answer" { // to our renegotiation
+			p.setRemote(d, webrtc.SDPTypeAnswer)
+			return
 		}
 		if callID != p.callID || d["type"] != "offer" || !p.setRemote(d, webrtc.SDPTypeOffer) {
 			return
@@ -340,12 +356,12 @@ func (p *meshPeer) play() {
 			seq++
 			ts += 960
 			p.mu.Lock()
-			track := p.track
+			track, tag := p.track, p.tag
 			p.mu.Unlock()
 			if track == nil {
 				continue
 			}
-			payload := append([]byte{0xfc}, p.marker...)
+			payload := append(append([]byte{0xfc}, p.marker...), tag...)
 			payload = fmt.Appendf(payload, "%06d", seq)
 			_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq, Timestamp: ts},
 				Payload: payload})

@@ -24,8 +24,8 @@ type callMedia struct {
 	// source that comes after it starts in the state it says.
 	metadata map[string]StreamMetadata
 	running  []*feature
-	outputs map[*fanOutput]struct{}
-	wg      sync.WaitGroup // attaching outputs to peers, readiness watches
+	outputs  map[*fanOutput]struct{}
+	wg       sync.WaitGroup // attaching outputs to peers, readiness watches
 }
 
 var (

@@ -31,6 +31,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 	"github.com/switchboard-rtc/switchboard/internal/testenv/benchrun"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/callwire"
 )
 
 // hang bounds each wait: past it the run is broken, not slow.
@@ -216,7 +217,7 @@ func meshRoom(b *testing.B, env *testenv.Env, co *coordinator, ccs []*testenv.Cr
 }
 
 func pionAPI(b *testing.B) *webrtc.API {
-	api, err := loopbackAPI()
+	api, err := callwire.LoopbackAPI()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,35 +3,19 @@ package meshbench
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/internal/testenv/callwire"
 )
 
 // The media side of the bench's independent call peers (mesh and 1:1),
 // written with pion from the wire format, importing nothing from mesh/.
-
-// loopbackAPI is a pion API with the default codecs gathering on
-// 127.0.0.1 only, without mDNS.
-func loopbackAPI() (*webrtc.API, error) {
-	var s webrtc.SettingEngine
-	s.SetIncludeLoopbackCandidate(true)
-	s.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
-	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)), nil
-}
 
 // voice is one connection's audio: an Opus track playing 50 packets a
 // second, each marked with the peer's name and a sequence number, and a
@@ -178,23 +162,5 @@ func (v *voice) remote(d any, typ webrtc.SDPType) error {
 	return v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: typ, SDP: sdp})
 }
 
-// addCandidates adds a call event's "candidates" list, skipping
-// end-of-candidates markers.
-func (v *voice) addCandidates(list any) error {
-	entries, _ := list.([]any)
-	var errs error
-	for _, x := range entries {
-		e, _ := x.(map[string]any)
-		cand, _ := e["candidate"].(string)
-		if cand == "" {
-			continue
-		}
-		mid, _ := e["sdpMid"].(string)
-		idx := uint16(0)
-		if f, ok := e["sdpMLineIndex"].(float64); ok {
-			idx = uint16(f)
-		}
-		errs = errors.Join(errs, v.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: cand, SDPMid: &mid, SDPMLineIndex: &idx}))
-	}
-	return errs
-}
+// addCandidates adds a call event's candidates list to the connection.
+func (v *voice) addCandidates(list any) error { return callwire.AddCandidates(v.pc, list) }

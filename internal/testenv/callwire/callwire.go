@@ -1,0 +1,48 @@
+// Package callwire holds the pion pieces of the independent call peers of
+// the tests and benches (mesh and 1:1 calls): written from the wire format
+// of famedly-voip.md, importing nothing from mesh/.
+package callwire
+
+import (
+	"errors"
+	"net"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// LoopbackAPI is a pion API with the default codecs that gathers on
+// 127.0.0.1 only, without mDNS (tests use loopback addresses only).
+func LoopbackAPI() (*webrtc.API, error) {
+	var s webrtc.SettingEngine
+	s.SetIncludeLoopbackCandidate(true)
+	s.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
+	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)), nil
+}
+
+// AddCandidates adds the candidates of a call event's "candidates" list
+// (JSON decoded) to pc, skipping end-of-candidates markers.
+func AddCandidates(pc *webrtc.PeerConnection, list any) error {
+	entries, _ := list.([]any)
+	var errs error
+	for _, x := range entries {
+		e, _ := x.(map[string]any)
+		cand, _ := e["candidate"].(string)
+		if cand == "" {
+			continue
+		}
+		mid, _ := e["sdpMid"].(string)
+		idx := uint16(0)
+		if f, ok := e["sdpMLineIndex"].(float64); ok {
+			idx = uint16(f)
+		}
+		errs = errors.Join(errs, pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: cand, SDPMid: &mid, SDPMLineIndex: &idx}))
+	}
+	return errs
+}

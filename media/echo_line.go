@@ -167,6 +167,9 @@ func (l *echoLine) run() {
 		return
 	}
 	defer func() {
+		// Gone from the stats before anyone can see its output closed.
+		l.stop()
+		l.e.forget(l)
 		if err := out.Close(); err != nil {
 			log.Debug("echo: closing the output", "err", err)
 		}

@@ -30,7 +30,7 @@ type sinkList struct {
 
 // featureSink is one feature's sink for a track.
 type featureSink struct {
-	feat *feature
+	feat *media.RunningFeature
 	sink media.Sink
 }
 
@@ -76,7 +76,7 @@ func (f *fanout) end() {
 
 // add appends feat's sink (the participant's goroutine); false when the
 // reader has ended, and the caller closes the sink.
-func (f *fanout) add(feat *feature, sink media.Sink) bool {
+func (f *fanout) add(feat *media.RunningFeature, sink media.Sink) bool {
 	old := f.list.Load()
 	if old == endedList {
 		return false
@@ -88,7 +88,7 @@ func (f *fanout) add(feat *feature, sink media.Sink) bool {
 // remove takes feat's sink out of the list (the participant's goroutine);
 // nil when it has none or the reader has ended (and closed it). The caller
 // calls pass before it closes the sink.
-func (f *fanout) remove(feat *feature) media.Sink {
+func (f *fanout) remove(feat *media.RunningFeature) media.Sink {
 	old := f.list.Load()
 	i := slices.IndexFunc(old.sinks, func(s featureSink) bool { return s.feat == feat })
 	if i < 0 {
@@ -116,4 +116,9 @@ func (f *fanout) pass() {
 	for f.seq.Load() == s {
 		f.passed.Wait()
 	}
+}
+
+// has reports whether feat has a sink here (the participant's goroutine).
+func (f *fanout) has(feat *media.RunningFeature) bool {
+	return slices.ContainsFunc(f.list.Load().sinks, func(s featureSink) bool { return s.feat == feat })
 }

@@ -30,7 +30,7 @@ func (s *blockingSink) Close() {}
 // reader is writing a frame to it gets no frame after pass returns, and
 // pass returns only once that write is over.
 func TestFanoutPassWaitsForWrite(t *testing.T) {
-	feat := &feature{name: "f"}
+	feat := &media.RunningFeature{}
 	sink := &blockingSink{entered: make(chan struct{}), release: make(chan struct{})}
 	fan := newFanout([]featureSink{{feat, sink}})
 	var writer sync.WaitGroup
@@ -71,12 +71,13 @@ func TestFanoutPassWaitsForWrite(t *testing.T) {
 // (run with -race).
 func TestFanoutChurn(t *testing.T) {
 	l := newLedger()
-	var feats []*feature
+	var feats []*media.RunningFeature
+	var tfs []*testFeature
 	var sinks []featureSink
 	for i := range 3 {
 		tf := &testFeature{f: testFactory{name: string(rune('a' + i)), l: l}}
-		f := &feature{name: tf.f.name, f: tf}
-		feats = append(feats, f)
+		f := &media.RunningFeature{}
+		feats, tfs = append(feats, f), append(tfs, tf)
 		sinks = append(sinks, featureSink{f, tf.SourceAdded(media.Source{ID: "s"})})
 	}
 	fan := newFanout(sinks)
@@ -97,11 +98,11 @@ func TestFanoutChurn(t *testing.T) {
 		if i == 250 {
 			close(stop)
 		}
-		f := feats[i%len(feats)]
+		f, tf := feats[i%len(feats)], tfs[i%len(feats)]
 		if s := fan.remove(f); s != nil {
 			fan.pass()
 			s.Close()
-		} else if !fan.add(f, f.f.SourceAdded(media.Source{ID: "s"})) {
+		} else if !fan.add(f, tf.SourceAdded(media.Source{ID: "s"})) {
 			break
 		}
 	}
@@ -121,7 +122,7 @@ func (nopSink) Close()                   {}
 // TestFanoutWriteAllocs: a frame goes to the sinks without allocating.
 func TestFanoutWriteAllocs(t *testing.T) {
 	var n int
-	fan := newFanout([]featureSink{{&feature{}, nopSink{&n}}, {&feature{}, nopSink{&n}}})
+	fan := newFanout([]featureSink{{&media.RunningFeature{}, nopSink{&n}}, {&media.RunningFeature{}, nopSink{&n}}})
 	fr := media.Frame{Data: make([]byte, 60), Duration: 20 * time.Millisecond}
 	if a := testing.AllocsPerRun(1000, func() { fan.write(fr) }); a != 0 {
 		t.Errorf("%v allocations per frame", a)
@@ -132,7 +133,7 @@ func TestFanoutWriteAllocs(t *testing.T) {
 // two features.
 func BenchmarkFanoutWrite(b *testing.B) {
 	var n int
-	fan := newFanout([]featureSink{{&feature{}, nopSink{&n}}, {&feature{}, nopSink{&n}}})
+	fan := newFanout([]featureSink{{&media.RunningFeature{}, nopSink{&n}}, {&media.RunningFeature{}, nopSink{&n}}})
 	fr := media.Frame{Data: make([]byte, 60), Duration: 20 * time.Millisecond}
 	b.ReportAllocs()
 	for b.Loop() {

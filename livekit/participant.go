@@ -28,7 +28,8 @@ type participant struct {
 	publish  *queue[*output]
 	keyFrame *queue[string] // track ids features want a key frame of
 	inbox    *featureInbox
-	feats    featureState // run's
+	feats    *media.FeatureSet // run's (Running and Report: anyone's)
+	fhost    *featureHost      // run's
 
 	mu      sync.Mutex // guards what snapshot reads
 	st      callStatus
@@ -42,8 +43,6 @@ type callStatus struct {
 	state, reason    string
 	since            time.Time
 	lkRoom, identity string
-	featureNames     []string
-	reporters        map[string]media.StatsReporter // by feature name
 }
 
 // maxKeyFrameRequests bounds the key-frame requests waiting for a
@@ -60,9 +59,10 @@ func newParticipant(e *Engine, call membership.CallKey, focus membership.Focus) 
 		publish:  newQueue[*output](),
 		keyFrame: &queue[string]{limit: maxKeyFrameRequests, ready: make(chan struct{}, 1)},
 		inbox:    newFeatureInbox(),
-		feats:    featureState{ended: map[string]bool{}},
 		peers:    map[string]*peerState{},
 	}
+	p.fhost = &featureHost{p: p}
+	p.feats = media.NewFeatureSet(p, p.fhost, p.log)
 	p.st = callStatus{focus: focus, state: StateConnecting, since: time.Now()}
 	if e.tokens == nil || e.keys == nil {
 		p.st.state, p.st.reason = StateError, errNoSources.Error()
@@ -179,23 +179,18 @@ func (p *participant) applyKeys(sub *e2ee.Subscription) {
 // stats outside our lock: a feature may hold its own lock while it calls
 // Publish, which takes ours.
 func (p *participant) snapshot() CallSnapshot {
-	s, reporters := p.ownSnapshot()
-	for name, r := range reporters {
-		if s.FeatureStats == nil {
-			s.FeatureStats = map[string]map[string]any{}
-		}
-		s.FeatureStats[name] = r.Stats()
-	}
+	s := p.ownSnapshot()
+	s.Features, s.FeatureStats = p.feats.Report()
 	return s
 }
 
-func (p *participant) ownSnapshot() (CallSnapshot, map[string]media.StatsReporter) {
+func (p *participant) ownSnapshot() CallSnapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := CallSnapshot{
 		Room: string(p.call.Room), CallID: p.call.CallID, Application: p.call.Application,
 		Focus: p.st.focus.LiveKitServiceURL, State: p.st.state, Error: p.st.reason, Since: p.st.since,
-		LiveKitRoom: p.st.lkRoom, Identity: p.st.identity, Features: p.st.featureNames,
+		LiveKitRoom: p.st.lkRoom, Identity: p.st.identity,
 		Participants: []ParticipantSnapshot{}, Outputs: []OutputSnapshot{},
 	}
 	if p.keys.ownReady.Load() {
@@ -209,5 +204,5 @@ func (p *participant) ownSnapshot() (CallSnapshot, map[string]media.StatsReporte
 	for _, o := range p.outputs {
 		s.Outputs = append(s.Outputs, o.snapshot())
 	}
-	return s, p.st.reporters
+	return s
 }

@@ -160,7 +160,7 @@ func (o *ownerRig) apply(connected bool) {
 	} else {
 		o.p.applyFeatures(nil)
 	}
-	o.p.feats.closing.Wait()
+	o.p.feats.Settle()
 }
 
 func (o *ownerRig) features() []string {

@@ -3,7 +3,6 @@ package livekit
 import (
 	"bytes"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -74,13 +73,14 @@ func (p *participant) subscribed(c *conn, identity string, track *webrtc.TrackRe
 // among c's sources, for the features that start later.
 func (p *participant) offer(c *conn, r *reader) {
 	var sinks []featureSink
-	for _, f := range p.feats.running {
-		if s := f.f.SourceAdded(r.src); s != nil {
+	for _, f := range p.feats.Running() {
+		if s := f.Feature().SourceAdded(r.src); s != nil {
 			sinks = append(sinks, featureSink{f, s})
 		}
 	}
 	r.fan = newFanout(sinks)
-	c.sources = append(slices.DeleteFunc(c.sources, (*reader).ended), r)
+	c.pruneSources()
+	c.sources = append(c.sources, r)
 }
 
 // RequestKeyFrame asks the sender of a remote video source for a key frame

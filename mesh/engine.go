@@ -263,7 +263,7 @@ func (e *Engine) StartFeature(call membership.CallKey, f media.Factory) error {
 		return fmt.Errorf("mesh: start a feature in %s: %w", call.Room, ErrNoFeature)
 	}
 	c := e.carried(call)
-	if c == nil || !c.post(func() { c.startFeature(f, true) }) {
+	if c == nil || !c.post(func() { c.startFeature(f) }) {
 		return fmt.Errorf("mesh: start %s in %s: %w", f.Name(), call.Room, media.ErrCallNotCarried)
 	}
 	return nil

@@ -39,7 +39,7 @@ type TrackSnapshot struct {
 
 func (c *meshCall) snapshot() CallSnapshot {
 	s := CallSnapshot{Room: string(c.key.Room), CallID: c.key.CallID}
-	s.Features, s.FeatureStats = c.media.features()
+	s.Features, s.FeatureStats = c.feats.Report()
 	c.mu.Lock()
 	connected := 0
 	for _, pe := range c.peers {

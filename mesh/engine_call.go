@@ -9,6 +9,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/switchboard-rtc/switchboard/media"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -45,7 +46,7 @@ type meshCall struct {
 	known   bool // members read at least once
 	held    []heldSignal
 	recall  *time.Timer
-	feats   featureSet
+	feats   *media.FeatureSet // the owner's (Running and Report: anyone's)
 	peerWG  sync.WaitGroup
 
 	media callMedia
@@ -115,7 +116,7 @@ func newMeshCall(e *Engine, key membership.CallKey) *meshCall {
 		peers:  map[string]*peerEntry{},
 	}
 	c.media.c = c
-	c.feats.ended = map[string]bool{}
+	c.feats = media.NewFeatureSet(&c.media, &c.media, c.log)
 	c.poke()
 	return c
 }
@@ -186,7 +187,7 @@ func (c *meshCall) shutdown() {
 	}
 	c.mu.Unlock()
 	c.peerWG.Wait()
-	c.closeFeatures()
+	c.feats.Close()
 	c.media.closeOutputs()
 }
 

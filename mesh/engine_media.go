@@ -23,7 +23,6 @@ type callMedia struct {
 	// metadata is each peer's (by participant) last stream metadata: a
 	// source that comes after it starts in the state it says.
 	metadata map[string]StreamMetadata
-	running  []*feature
 	outputs  map[*fanOutput]struct{}
 	wg       sync.WaitGroup // attaching outputs to peers, readiness watches
 }
@@ -35,7 +34,7 @@ var (
 
 // featureSink is one feature's sink for a source.
 type featureSink struct {
-	feat *feature
+	feat *media.RunningFeature
 	sink media.Sink
 }
 
@@ -66,8 +65,8 @@ func (m *callMedia) sourceAdded(rs RemoteStream) media.Sink {
 	}
 	m.sources = append(m.sources, s)
 	s.muted = mutedIn(m.metadata[s.src.Participant], s)
-	for _, f := range m.running {
-		if sink := f.f.SourceAdded(s.src); sink != nil && !s.add(f, sink) {
+	for _, f := range m.c.feats.Running() {
+		if sink := f.Feature().SourceAdded(s.src); sink != nil && !s.add(f, sink) {
 			sink.Close() // not reached: the source has not ended
 		}
 	}
@@ -146,7 +145,7 @@ func (s *source) Close() {
 }
 
 // add gives the source a feature's sink; false once the source ended.
-func (s *source) add(f *feature, sink media.Sink) bool {
+func (s *source) add(f *media.RunningFeature, sink media.Sink) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -161,7 +160,7 @@ func (s *source) add(f *feature, sink media.Sink) bool {
 
 // remove takes f's sink out (nil if it has none); no frame reaches it
 // after.
-func (s *source) remove(f *feature) media.Sink {
+func (s *source) remove(f *media.RunningFeature) media.Sink {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := slices.IndexFunc(s.sinks, func(fs featureSink) bool { return fs.feat == f })

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -50,7 +51,12 @@ func (f *muteFeature) Close() error { return nil }
 // carries its stream's purpose.
 func TestEngineForwardsMute(t *testing.T) {
 	feat := &muteFeature{sinks: map[string]*muteSink{}, purpose: map[string]string{}}
-	m := &callMedia{running: []*feature{{name: "f", f: feat}}}
+	c := &meshCall{}
+	m := &c.media
+	m.c = c
+	c.feats = media.NewFeatureSet(m, m, slog.New(slog.DiscardHandler))
+	c.feats.Want([]media.Factory{featureOf{"f", feat}})
+	c.feats.Apply(true)
 	const who = "@amy:x:DA"
 	src := func(id string, kind media.Kind, stream string, p Purpose) media.Sink {
 		return m.sourceAdded(RemoteStream{Source: media.Source{Participant: who, ID: id, Kind: kind},
@@ -90,3 +96,12 @@ func TestEngineForwardsMute(t *testing.T) {
 		t.Errorf("purposes %v", feat.purpose)
 	}
 }
+
+// featureOf is a factory that starts feat.
+type featureOf struct {
+	name string
+	feat media.Feature
+}
+
+func (f featureOf) Name() string                                          { return f.name }
+func (f featureOf) Start(media.Call, *slog.Logger) (media.Feature, error) { return f.feat, nil }

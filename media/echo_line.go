@@ -158,22 +158,26 @@ func (l *echoLine) spec() OutputSpec {
 
 func (l *echoLine) run() {
 	defer l.e.wg.Done()
-	defer l.e.forget(l)
-	defer l.stop() // whatever ended the line, the engine's frames go nowhere now
 	log := l.e.logger.With("output", l.name)
-	out, err := l.e.call.Publish(l.spec())
-	if err != nil {
-		log.Warn("echo: cannot publish the output; this source gets no echo", "err", err)
-		return
-	}
+	var out Output
 	defer func() {
-		// Gone from the stats before anyone can see its output closed.
+		// Whatever ended the line, the engine's frames go nowhere now, and
+		// it is gone from the stats before anyone can see its output closed.
 		l.stop()
 		l.e.forget(l)
+		if out == nil {
+			return
+		}
 		if err := out.Close(); err != nil {
 			log.Debug("echo: closing the output", "err", err)
 		}
 	}()
+	out, err := l.e.call.Publish(l.spec())
+	if err != nil {
+		out = nil // no output: nothing to close
+		log.Warn("echo: cannot publish the output; this source gets no echo", "err", err)
+		return
+	}
 	if err := l.play(out, log); err != nil {
 		log.Warn("echo: the output has ended; so does this source's echo", "err", err)
 	}

@@ -78,6 +78,9 @@ type commandJob struct {
 	replyTo id.EventID
 	err     error     // a parse error to answer instead
 	auth    *roomAuth // the state the reader knew; nil: fetch it
+	// untied says why an encrypted command's session is not tied to a
+	// device of its sender; empty when it is, or the command was plain.
+	untied string
 }
 
 func newCommandReader(logger *slog.Logger, level int, self func() (id.UserID, id.DeviceID), run commandRunner,
@@ -183,8 +186,27 @@ func (cr *commandReader) command(ev matrixbot.Event) (commandJob, bool) {
 	if errors.Is(err, calls.ErrNotCommand) {
 		return commandJob{}, false
 	}
-	return commandJob{room: ev.RoomID, event: evt.ID, sender: evt.Sender, cmd: cmd, replyTo: msg.RelatesTo.GetReplyTo(),
-		err: err}, true
+	job := commandJob{room: ev.RoomID, event: evt.ID, sender: evt.Sender, cmd: cmd, replyTo: msg.RelatesTo.GetReplyTo(),
+		err: err}
+	if ev.Decrypted {
+		job.untied = untiedSession(evt.Mautrix.TrustState)
+	}
+	return job, true
+}
+
+// untiedSession says why a Megolm session of trust state ts cannot be
+// taken as the sender's: its key came forwarded, from a backup or from a
+// device we do not know or whose keys do not match, or the device is
+// blacklisted. Such a session could be anyone's (a homeserver can make up
+// devices), so it may ask only what anyone may. Empty: it is one of the
+// sender's devices, cross-signed or not.
+func untiedSession(ts id.TrustState) string {
+	switch ts {
+	case id.TrustStateUnset, id.TrustStateCrossSignedUntrusted, id.TrustStateCrossSignedTOFU,
+		id.TrustStateCrossSignedVerified, id.TrustStateVerified:
+		return ""
+	}
+	return ts.String()
 }
 
 // enqueue queues job unless the queue or the room's share is full.
@@ -250,6 +272,11 @@ func (cr *commandReader) outcome(ctx context.Context, job commandJob) (calls.Not
 		return calls.HelpNotice(), "done"
 	case calls.VerbStatus: // open to all: no levels needed
 	default:
+		if job.untied != "" {
+			return job.cmd.Reply(calls.Result{Outcome: calls.OutcomeRefused, Reason: "Sorry, I cannot tell that this " +
+				"message came from one of your devices (its encryption session is " + job.untied + "), so I only answer " +
+				calls.CommandPrefix + " status and help to it."}), "refused"
+		}
 		levels, refused, n, outcome := cr.refusal(ctx, job)
 		if refused {
 			return n, outcome

@@ -143,6 +143,34 @@ func TestCommandReader(t *testing.T) {
 		t.Errorf("unknown command %+v", r)
 	}
 
+	// An encrypted command whose session is not tied to a device of the
+	// sender (forwarded, unknown device, keys that do not match) is refused;
+	// status still answers, and a session of a known device is obeyed.
+	for _, ts := range []id.TrustState{id.TrustStateForwarded, id.TrustStateUnknownDevice,
+		id.TrustStateDeviceKeyMismatch, id.TrustStateBlacklisted, id.TrustStateBackup} {
+		forged := message(cmdRoom, "@mod:x", event.MsgText, "!call leave", now)
+		forged.Decrypted, forged.Evt.Mautrix.TrustState = true, ts
+		in <- forged
+		if r := replies.next(t); r.n.ReplyTo != forged.Evt.ID || !strings.Contains(r.n.Body, "cannot tell") {
+			t.Errorf("%v session: %+v", ts, r)
+		}
+	}
+	status := message(cmdRoom, "@mod:x", event.MsgText, "!call status", now)
+	status.Decrypted, status.Evt.Mautrix.TrustState = true, id.TrustStateForwarded
+	in <- status
+	if r := replies.next(t); !strings.Contains(r.n.Body, "not in a call") {
+		t.Errorf("status from a forwarded session %+v", r)
+	}
+	known := message(cmdRoom, "@mod:x", event.MsgText, "!call echo off", now)
+	known.Decrypted = true // TrustStateUnset: the sender's device, not cross-signed
+	in <- known
+	if r := replies.next(t); !strings.HasPrefix(r.n.Body, "Echo is off") {
+		t.Errorf("command of a known device %+v", r)
+	}
+	if got := runner.commands(); len(got) != 4 || got[3] != string(cmdRoom)+" !call echo off" {
+		t.Fatalf("ran %q", got)
+	}
+
 	// A room the reader knows nothing of: its state is fetched; in room
 	// version 12 the creator outranks everyone.
 	in <- message("!other:x", "@creator:x", event.MsgText, "!call join", now)
@@ -160,7 +188,7 @@ func TestCommandReader(t *testing.T) {
 	if want := []id.RoomID{"!other:x", "!unknown:x", cmdRoom}; len(fetched) != 3 || fetched[2] != want[2] {
 		t.Errorf("fetched %v, want %v", fetched, want)
 	}
-	if got := runner.commands(); len(got) != 4 || got[3] != string(cmdRoom)+" !call leave" {
+	if got := runner.commands(); len(got) != 6 || got[5] != string(cmdRoom)+" !call leave" {
 		t.Errorf("ran %q", got)
 	}
 	cancel()

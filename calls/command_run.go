@@ -35,8 +35,8 @@ const (
 // join and leave override the join policy for the room (within the seat
 // bounds), echo switches the room's echo, record starts or stops recording
 // the room's current calls, play starts an announcement in them, status
-// tells what we do there. The overrides live in Run's memory (a restart
-// forgets them). Run does the work; Command waits for it until ctx ends.
+// tells what we do there. The overrides live in Run's memory and, with a
+// Config.Store, are kept across restarts. Run does the work; Command waits for it until ctx ends.
 // play's sound is cmd.Sound when the caller made it, else made here by
 // Config.Sound (which may read a file), in the caller's goroutine, never in
 // Run's.
@@ -227,6 +227,9 @@ type Override struct {
 	Room    string `json:"room_id"`
 	CallID  string `json:"call_id,omitempty"` // record: the call it is for ("" the room's call)
 	Command string `json:"command"`           // e.g. "!call echo on"
+	// record: the rest of the call's key.
+	Application string `json:"application,omitempty"`
+	Scope       string `json:"scope,omitempty"`
 }
 
 // overrides lists the commands in force, sorted.
@@ -243,11 +246,13 @@ func (st *state) overrides() []Override {
 		out = append(out, Override{Room: string(room), Command: Command{Verb: VerbEcho, On: on}.String()})
 	}
 	for call, on := range st.record {
-		out = append(out, Override{Room: string(call.Room), CallID: call.CallID, Command: Command{Verb: VerbRecord, On: on}.String()})
+		out = append(out, Override{Room: string(call.Room), CallID: call.CallID, Application: call.Application,
+			Scope: call.Scope, Command: Command{Verb: VerbRecord, On: on}.String()})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
-		return fmt.Sprint(a.Room, "\x00", a.CallID, "\x00", a.Command) < fmt.Sprint(b.Room, "\x00", b.CallID, "\x00", b.Command)
+		return fmt.Sprint(a.Room, "\x00", a.CallID, "\x00", a.Application, "\x00", a.Scope, "\x00", a.Command) <
+			fmt.Sprint(b.Room, "\x00", b.CallID, "\x00", b.Application, "\x00", b.Scope, "\x00", b.Command)
 	})
 	return out
 }

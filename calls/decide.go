@@ -52,14 +52,17 @@ type state struct {
 	decisions map[membership.SeatKey]Decision
 	features  map[membership.CallKey]*callFeatures
 
-	// The room commands' overrides. They live in memory only: a restart
-	// forgets them and config applies again (persisting them is a later
-	// improvement). joins: !call join (true) or leave (false); echo: !call
-	// echo on|off, for the room's calls now and later; record: !call
+	// The room commands' overrides, kept across restarts by Config.Store
+	// when there is one. joins: !call join (true) or leave (false); echo:
+	// !call echo on|off, for the room's calls now and later; record: !call
 	// record start|stop, for one call, forgotten when we leave it.
 	joins  map[id.RoomID]bool
 	echo   map[id.RoomID]bool
 	record map[membership.CallKey]bool
+	// saved is what the store last took; storeBroken: it could not be
+	// read, so it is left as it was.
+	saved       []Override
+	storeBroken bool
 }
 
 // memberID names one membership in the tracker's view.

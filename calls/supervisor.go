@@ -48,6 +48,9 @@ type Config struct {
 	// Sound makes the announcement !call play NAME plays in room; nil:
 	// playing is not configured.
 	Sound func(room id.RoomID, name string) (media.Factory, error)
+	// Store keeps the room commands' overrides across restarts; nil: in
+	// memory only.
+	Store OverrideStore
 }
 
 // Supervisor decides which calls we take part in. Its Run goroutine owns
@@ -127,6 +130,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err := st.reload(ctx, s.members); err != nil {
 		return ignoreEnd(err)
 	}
+	s.loadOverrides(ctx, st)
 	defer s.releaseAll(st)
 	timer := s.cfg.Clock.NewTimer(s.next(s.decide(st)))
 	defer timer.Stop()
@@ -151,6 +155,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case req := <-s.commands:
 			res, decided, waiting := s.command(st, req.room, req.cmd, req.sound)
 			if decided {
+				s.saveOverrides(ctx, st)
 				timer.Reset(s.next(waiting))
 			}
 			req.reply <- res
@@ -158,6 +163,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case <-timer.C():
 		}
 		timer.Reset(s.next(s.decide(st)))
+		s.saveOverrides(ctx, st) // a call's record command ends with the call
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/switchboard-rtc/switchboard/calls"
 	"github.com/switchboard-rtc/switchboard/e2ee"
 	"github.com/switchboard-rtc/switchboard/internal/matrixbot"
 	"github.com/switchboard-rtc/switchboard/jwtservice"
@@ -20,17 +21,19 @@ import (
 type botParts struct {
 	// router hands the bot's events to the feed and the exchange; more
 	// routes may be added until it runs.
-	router   *matrixbot.Router
-	feedIn   <-chan matrixbot.Event
-	keysIn   <-chan matrixbot.Event
-	bot      *matrixbot.Bot
-	tracker  *membership.Tracker
-	roster   *membership.Roster
-	invites  *membership.InviteLog
-	feed     *membership.Feed
-	presence *membership.Presence
-	keys     *e2ee.KeyStore
-	exchange *e2ee.Exchange
+	router  *matrixbot.Router
+	feedIn  <-chan matrixbot.Event
+	keysIn  <-chan matrixbot.Event
+	bot     *matrixbot.Bot
+	tracker *membership.Tracker
+	roster  *membership.Roster
+	invites *membership.InviteLog
+	// overrides keeps the room commands' overrides across restarts.
+	overrides *calls.SQLOverrides
+	feed      *membership.Feed
+	presence  *membership.Presence
+	keys      *e2ee.KeyStore
+	exchange  *e2ee.Exchange
 	// ice is the ICE source of mesh and 1:1 calls; direct answers 1:1
 	// calls to the bot (nil: calls.direct is ignore).
 	ice    *mesh.ICESource
@@ -86,6 +89,12 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, extra ..
 		_ = bot.Close()
 		return nil, err
 	}
+	overrides, err := calls.OpenOverrides(ctx, cfg.DataDir)
+	if err != nil {
+		_ = invites.Close()
+		_ = bot.Close()
+		return nil, err
+	}
 	mlog := logger.With("component", "membership")
 	tracker := membership.NewTracker(mlog, nil)
 	roster := membership.NewRoster()
@@ -94,8 +103,8 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, extra ..
 		membership.NewClientWriter(bot.Client), tracker, roomFacts{roster, invites}, feed.Ready(), nil)
 	keys := e2ee.NewKeyStore(e2ee.KeyStoreOptions{})
 	exchange := newExchange(cfg, logger, bot, tracker, keys)
-	return &botParts{bot: bot, tracker: tracker, roster: roster, invites: invites, feed: feed, presence: presence,
-		router: router, feedIn: feedIn, keysIn: keysIn, keys: keys, exchange: exchange, ice: ice, direct: direct}, nil
+	return &botParts{bot: bot, tracker: tracker, roster: roster, invites: invites, overrides: overrides, feed: feed,
+		presence: presence, router: router, feedIn: feedIn, keysIn: keysIn, keys: keys, exchange: exchange, ice: ice, direct: direct}, nil
 }
 
 // presenceConfig turns the calls section into the presence's typed config
@@ -161,6 +170,7 @@ func (p *botParts) close() {
 	_ = p.presence.Close()
 	_ = p.exchange.Close()
 	_ = p.invites.Close()
+	_ = p.overrides.Close()
 	_ = p.bot.Close()
 }
 

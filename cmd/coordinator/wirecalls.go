@@ -42,6 +42,7 @@ func newSupervisor(cfg *Config, logger *slog.Logger, p *botParts, self calls.Sel
 	sounds := cfg.sounds()
 	sounds.logger = logger.With("component", "sounds")
 	sc.Sound = sounds.playSound
+	sc.Store = p.overrides
 	return calls.New(logger.With("component", "calls"), sc, p.tracker, p.presence,
 		roomFacts{p.roster, p.invites}, self, p.feed.Ready(), engines...)
 }

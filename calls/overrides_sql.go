@@ -25,13 +25,9 @@ const overridesSchema = `CREATE TABLE IF NOT EXISTS overrides (
 
 // OpenOverrides opens (creating if needed) the override store in dir.
 func OpenOverrides(ctx context.Context, dir string) (*SQLOverrides, error) {
-	db, err := store.Open(ctx, dir, OverridesFile)
+	db, err := store.Open(ctx, dir, OverridesFile, overridesSchema)
 	if err != nil {
 		return nil, fmt.Errorf("calls: override store: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, overridesSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("calls: override store schema: %w", err)
 	}
 	return &SQLOverrides{db: db}, nil
 }

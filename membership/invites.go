@@ -24,7 +24,7 @@ const inviteSchema = `CREATE TABLE IF NOT EXISTS invited_rooms (room_id TEXT PRI
 
 // OpenInviteLog opens (creating if needed) the log in dir.
 func OpenInviteLog(ctx context.Context, dir string) (_ *InviteLog, err error) {
-	db, err := store.Open(ctx, dir, "membership.db")
+	db, err := store.Open(ctx, dir, "membership.db", inviteSchema)
 	if err != nil {
 		return nil, fmt.Errorf("membership: invite log: %w", err)
 	}
@@ -33,9 +33,6 @@ func OpenInviteLog(ctx context.Context, dir string) (_ *InviteLog, err error) {
 			db.Close()
 		}
 	}()
-	if _, err := db.ExecContext(ctx, inviteSchema); err != nil {
-		return nil, fmt.Errorf("membership: invite log schema: %w", err)
-	}
 	rows, err := db.QueryContext(ctx, `SELECT room_id FROM invited_rooms`)
 	if err != nil {
 		return nil, fmt.Errorf("membership: invite log: %w", err)

@@ -29,13 +29,9 @@ CREATE TABLE IF NOT EXISTS joined_rooms (room_id TEXT PRIMARY KEY);
 ` + decryptedSchema
 
 func openDB(ctx context.Context, dir string) (*db, error) {
-	s, err := store.Open(ctx, dir, dbName)
+	s, err := store.Open(ctx, dir, dbName, schema)
 	if err != nil {
 		return nil, fmt.Errorf("matrixbot: %w", err)
-	}
-	if _, err := s.ExecContext(ctx, schema); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("matrixbot: create schema: %w", err)
 	}
 	return &db{sql: s}, nil
 }

@@ -15,8 +15,9 @@ import (
 )
 
 // Open opens (creating it and its directory if needed) the SQLite database
-// file name inside dir, and checks that it answers.
-func Open(ctx context.Context, dir, name string) (*sql.DB, error) {
+// file name inside dir, checks that it answers and runs schema (CREATE ...
+// IF NOT EXISTS statements; none when empty).
+func Open(ctx context.Context, dir, name, schema string) (*sql.DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data dir: %w", err)
 	}
@@ -34,6 +35,12 @@ func Open(ctx context.Context, dir, name string) (*sql.DB, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if schema != "" {
+		if _, err := db.ExecContext(ctx, schema); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: schema of %s: %w", path, err)
+		}
 	}
 	return db, nil
 }

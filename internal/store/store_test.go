@@ -4,7 +4,7 @@ import "testing"
 
 func TestOpenPersists(t *testing.T) {
 	dir := t.TempDir() + "/data"
-	db, err := Open(t.Context(), dir, "kv.db")
+	db, err := Open(t.Context(), dir, "kv.db", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -17,7 +17,7 @@ func TestOpenPersists(t *testing.T) {
 	}
 	db.Close()
 
-	db, err = Open(t.Context(), dir, "kv.db")
+	db, err = Open(t.Context(), dir, "kv.db", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,13 +28,9 @@ const storeSchema = `CREATE TABLE IF NOT EXISTS jobs (
 
 // OpenStore opens (creating if needed) the job store in dir.
 func OpenStore(ctx context.Context, dir string) (*SQLStore, error) {
-	db, err := store.Open(ctx, dir, StoreFile)
+	db, err := store.Open(ctx, dir, StoreFile, storeSchema)
 	if err != nil {
 		return nil, fmt.Errorf("delegation: store: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, storeSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("delegation: store schema: %w", err)
 	}
 	return &SQLStore{db: db}, nil
 }

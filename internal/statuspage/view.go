@@ -94,6 +94,8 @@ type Member struct {
 	ExpiresAt    time.Time
 	// KeysHeld lists the key indices we hold for this device; nil: none.
 	KeysHeld []int
+	// Ours marks the coordinator's own membership.
+	Ours bool
 }
 
 // KeyHolder is one participant whose media keys we hold (never the keys).

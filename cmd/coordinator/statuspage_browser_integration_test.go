@@ -99,7 +99,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	t.Logf("screenshot of the status page: %s", shot)
 	for _, want := range []string{alice.ID.String(), "ALICEDEV", bob.ID.String(), room.String(), bot.String(),
-		hostileRoomName, hostileDisplayName, hostileDevice, hostileMembership, "livekit", "connected", "joined", "paused"} {
+		hostileRoomName, hostileDisplayName, hostileDevice, hostileMembership, "livekit", "connected", "joined", "held", "paused"} {
 		if !strings.Contains(seen.Text, want) {
 			t.Errorf("the page does not show %q as text:\n%s", want, seen.Text)
 		}

@@ -62,6 +62,7 @@ func (p *statusPage) gatherCalls(ctx context.Context, v *statuspage.View) {
 			c := call(k)
 			c.Seats = append(c.Seats, statuspage.Seat{Dialect: s.Dialect, State: s.State, Reason: s.Reason,
 				MembershipID: s.MembershipID, DelayedLeave: s.DelayedLeave, LeaveDelay: s.LeaveDelay,
+				LastRestart: s.LastRestart, RestartFailures: s.RestartFailures,
 				JoinedAt: s.JoinedAt, LastWrite: s.LastWrite, LastError: s.LastError})
 		}
 		for _, d := range p.sup.Decisions() {

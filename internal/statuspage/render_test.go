@@ -21,7 +21,8 @@ func fullView(s string) View {
 		Health: []Health{{OK: true}, {}},
 		Calls: []Call{{
 			Dialects: []string{""}, Features: []string{""},
-			Seats: []Seat{{DelayedLeave: true, JoinedAt: now.Add(-time.Minute), LastWrite: now.Add(-3 * time.Second)}},
+			Seats: []Seat{{DelayedLeave: true, JoinedAt: now.Add(-time.Minute), LastWrite: now.Add(-3 * time.Second),
+				LastRestart: now.Add(-2 * time.Second), RestartFailures: 3}},
 			Members: []Member{{ExpiresAt: now.Add(5 * time.Minute), KeysHeld: []int{0, 1}, Ours: true},
 				{ExpiresAt: now.Add(-time.Second)}},
 			Keys: []KeyHolder{{Current: 1, Keys: []Key{{Index: 0, Arrived: now.Add(-time.Minute)}, {Index: 1, Arrived: now}}}},
@@ -101,7 +102,7 @@ func TestPageEscapesHostileData(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`<meta http-equiv="refresh" content="5">`, `href="?refresh=0"`, "up 26h00m",
-		"in 5m00s", "1s ago", "(this coordinator)", "#0 1m00s ago", "3.0 MiB", "1m30s"} {
+		"in 5m00s", "1s ago", "(this coordinator)", "restarted 2s ago", "3 restarts failed", "#0 1m00s ago", "3.0 MiB", "1m30s"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

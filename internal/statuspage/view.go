@@ -79,9 +79,13 @@ type Seat struct {
 	MembershipID string
 	DelayedLeave bool
 	LeaveDelay   string
-	JoinedAt     time.Time
-	LastWrite    time.Time
-	LastError    string
+	// LastRestart is the delayed leave's last successful restart,
+	// RestartFailures how many failed.
+	LastRestart     time.Time
+	RestartFailures int
+	JoinedAt        time.Time
+	LastWrite       time.Time
+	LastError       string
 }
 
 // Member is one member device of a call.

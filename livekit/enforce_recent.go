@@ -25,31 +25,27 @@ type EnforceAction struct {
 	Reason      string    `json:"reason"`
 }
 
-// recentActions is a ring of the latest actions. Run's goroutine adds;
-// readers copy under the lock. Its zero value is ready.
+// recentActions keeps the latest actions, oldest first. Run's goroutine
+// adds; readers copy under the lock. Its zero value is ready.
 type recentActions struct {
-	mu   sync.Mutex
-	buf  []EnforceAction
-	next int
+	mu  sync.Mutex
+	buf []EnforceAction
 }
 
 func (r *recentActions) add(a EnforceAction) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.buf) < recentActionsMax {
-		r.buf = append(r.buf, a)
-		return
+	if len(r.buf) == recentActionsMax { // actions are rare: shifting 50 is nothing
+		r.buf = slices.Delete(r.buf, 0, 1)
 	}
-	r.buf[r.next] = a
-	r.next = (r.next + 1) % recentActionsMax
+	r.buf = append(r.buf, a)
 }
 
 // Recent lists the enforcer's latest actions (at most 50), newest first.
 func (e *Enforcer) Recent() []EnforceAction {
-	r := &e.recent
-	r.mu.Lock()
-	out := append(slices.Clone(r.buf[r.next:]), r.buf[:r.next]...)
-	r.mu.Unlock()
+	e.recent.mu.Lock()
+	out := slices.Clone(e.recent.buf)
+	e.recent.mu.Unlock()
 	slices.Reverse(out)
 	return out
 }

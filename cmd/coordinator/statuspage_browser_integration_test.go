@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/switchboard-rtc/switchboard/internal/lkid"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 	"github.com/switchboard-rtc/switchboard/internal/testenv/browser"
 )
@@ -32,7 +34,8 @@ const (
 // opened in the headless Chromium of the browser tests: a browser without
 // credentials is sent to the login form, logs in with the admin token,
 // lands on the page (refreshing itself), and sees the call's members, the
-// bot's own seat and the LiveKit engine connected; every hostile string
+// bot's own seat, the LiveKit engine connected and the removal of a
+// participant without membership from LiveKit; every hostile string
 // (room name, display name, device id, membership id) is visible text, no
 // script element exists and no dialog opened. A screenshot is kept as a
 // test artifact. Logging out sends the browser back to the form.
@@ -41,8 +44,10 @@ func TestStatusPageInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute) // a hang guard
 	defer cancel()
 	b := browser.Start(t)
+	const grace = 5 * time.Second
 	addr, bot := startBotCoordinator(t, env, map[string]string{"SWITCHBOARD_CALLS_JOIN": "all",
-		"SWITCHBOARD_LIVEKIT_SERVICE_URL": env.ServiceURL})
+		"SWITCHBOARD_LIVEKIT_SERVICE_URL":   env.ServiceURL,
+		"SWITCHBOARD_LIVEKIT_ENFORCE_GRACE": grace.String(), "SWITCHBOARD_LIVEKIT_ENFORCE_INTERVAL": "1s"})
 	alice, bob := env.RegisterUser(t, "alice"), env.RegisterUser(t, "bob")
 	room := env.CreateRoom(t, alice, bob)
 	if _, err := alice.Client.SendStateEvent(ctx, room, event.StateRoomName, "", map[string]any{"name": hostileRoomName}); err != nil {
@@ -63,6 +68,15 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the bot in the call on LiveKit, both members tracked", func() bool {
 		return botServesCall(t, addr, room, 2)
+	})
+	// A LiveKit participant without a membership, removed after the grace
+	// period: an enforcement action for the page to list.
+	mallory := env.RegisterUser(t, "mallory")
+	lkRoom, malloryIdent := lkid.Room(room.String(), "m.call#ROOM"), lkid.Legacy(mallory.ID.String(), "MDEV")
+	lkConnect(t, env, addr, mallory, room, "MDEV")
+	waitFor(t, 10*time.Second, "mallory on LiveKit", func() bool { return slices.Contains(lkParticipants(t, env, lkRoom), malloryIdent) })
+	waitFor(t, grace+15*time.Second, "mallory removed", func() bool {
+		return !slices.Contains(lkParticipants(t, env, lkRoom), malloryIdent)
 	})
 
 	admin := "http://" + adminAddrOf(t, addr)
@@ -99,7 +113,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	t.Logf("screenshot of the status page: %s", shot)
 	for _, want := range []string{alice.ID.String(), "ALICEDEV", bob.ID.String(), room.String(), bot.String(),
-		hostileRoomName, hostileDisplayName, hostileDevice, hostileMembership, "livekit", "connected", "joined", "held", "paused"} {
+		hostileRoomName, hostileDisplayName, hostileDevice, hostileMembership, "livekit", "connected", "joined", "held", "paused",
+		"removed participant", malloryIdent} {
 		if !strings.Contains(seen.Text, want) {
 			t.Errorf("the page does not show %q as text:\n%s", want, seen.Text)
 		}

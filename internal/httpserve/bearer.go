@@ -23,8 +23,9 @@ const (
 )
 
 // BearerAuth lets requests through to a handler only with the right
-// "Authorization: Bearer" token, and refuses every attempt (right or wrong)
-// from a client that has failed too often lately.
+// "Authorization: Bearer" token (or, WithSessions, a login cookie), and
+// refuses every attempt (right or wrong) from a client that has failed too
+// often lately.
 type BearerAuth struct {
 	want     [sha256.Size]byte
 	off      bool // no token: nothing gets through

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -27,6 +28,7 @@ const (
 	hostileDisplayName = `<script>alert(1)</script>`
 	hostileDevice      = `<script>alert('device')</script>`
 	hostileMembership  = `"><img src=x onerror=alert('membership')>`
+	hostileKeyDevice   = `<script>alert('key')</script>`
 )
 
 // TestStatusPageInBrowser (#15): with a call in progress that the bot
@@ -34,11 +36,12 @@ const (
 // opened in the headless Chromium of the browser tests: a browser without
 // credentials is sent to the login form, logs in with the admin token,
 // lands on the page (refreshing itself), and sees the call's members, the
-// bot's own seat, the LiveKit engine connected and the removal of a
-// participant without membership from LiveKit; every hostile string
-// (room name, display name, device id, membership id) is visible text, no
-// script element exists and no dialog opened. A screenshot is kept as a
-// test artifact. Logging out sends the browser back to the form.
+// bot's own seat, the LiveKit engine connected, the removal from LiveKit of
+// a participant without membership and the refusal of her media key; every
+// hostile string (room name, display name, device ids, membership id) is
+// visible text, no script element exists and no dialog opened. A
+// screenshot is kept as a test artifact. Logging out sends the browser
+// back to the form.
 func TestStatusPageInBrowser(t *testing.T) {
 	env := testenv.Require(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute) // a hang guard
@@ -47,7 +50,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	const grace = 5 * time.Second
 	addr, bot := startBotCoordinator(t, env, map[string]string{"SWITCHBOARD_CALLS_JOIN": "all",
 		"SWITCHBOARD_LIVEKIT_SERVICE_URL":   env.ServiceURL,
-		"SWITCHBOARD_LIVEKIT_ENFORCE_GRACE": grace.String(), "SWITCHBOARD_LIVEKIT_ENFORCE_INTERVAL": "1s"})
+		"SWITCHBOARD_LIVEKIT_ENFORCE_GRACE": grace.String(), "SWITCHBOARD_LIVEKIT_ENFORCE_INTERVAL": "1s",
+		"SWITCHBOARD_E2EE_HOLD_FOR": "2s"})
 	alice, bob := env.RegisterUser(t, "alice"), env.RegisterUser(t, "bob")
 	room := env.CreateRoom(t, alice, bob)
 	if _, err := alice.Client.SendStateEvent(ctx, room, event.StateRoomName, "", map[string]any{"name": hostileRoomName}); err != nil {
@@ -77,6 +81,22 @@ func TestStatusPageInBrowser(t *testing.T) {
 	waitFor(t, 10*time.Second, "mallory on LiveKit", func() bool { return slices.Contains(lkParticipants(t, env, lkRoom), malloryIdent) })
 	waitFor(t, grace+15*time.Second, "mallory removed", func() bool {
 		return !slices.Contains(lkParticipants(t, env, lkRoom), malloryIdent)
+	})
+	// Her media key, for a device with no membership: refused once held
+	// for e2ee.hold_for, a refusal for the page to list.
+	key := map[string]any{"keys": []any{map[string]any{"index": 0, "key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}},
+		"call_id": "", "conf_id": "", "device_id": hostileKeyDevice, "room_id": room}
+	if _, err := mallory.Client.SendToDevice(ctx, event.Type{Type: famedlyKeysType, Class: event.ToDeviceEventType},
+		&mautrix.ReqSendToDevice{Messages: map[id.UserID]map[id.DeviceID]*event.Content{bot: {"*": {Raw: key}}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "mallory's key refused", func() bool {
+		v := adminRoomView[struct {
+			E2EE struct {
+				Refusals []struct{} `json:"refusals"`
+			} `json:"e2ee"`
+		}](t, addr, room)
+		return len(v.E2EE.Refusals) > 0
 	})
 
 	admin := "http://" + adminAddrOf(t, addr)
@@ -114,7 +134,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	t.Logf("screenshot of the status page: %s", shot)
 	for _, want := range []string{alice.ID.String(), "ALICEDEV", bob.ID.String(), room.String(), bot.String(),
 		hostileRoomName, hostileDisplayName, hostileDevice, hostileMembership, "livekit", "connected", "joined", "held", "paused",
-		"removed participant", malloryIdent} {
+		"removed participant", malloryIdent, hostileKeyDevice, "no_membership"} {
 		if !strings.Contains(seen.Text, want) {
 			t.Errorf("the page does not show %q as text:\n%s", want, seen.Text)
 		}
@@ -126,7 +146,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	// The same page over the bearer token: the markup holds the strings
 	// escaped only.
 	page := adminPageHTML(t, admin)
-	for _, raw := range []string{hostileDisplayName, hostileDevice, hostileRoomName, hostileMembership, "<img"} {
+	for _, raw := range []string{hostileDisplayName, hostileDevice, hostileRoomName, hostileMembership, hostileKeyDevice, "<img"} {
 		if strings.Contains(page, raw) {
 			t.Errorf("the page's HTML holds %q unescaped", raw)
 		}

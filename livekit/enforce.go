@@ -79,6 +79,7 @@ type Enforcer struct {
 	clock   membership.Clock
 	names   *RoomNames
 	wake    chan struct{} // 1-buffered
+	recent  recentActions // enforce_recent.go
 
 	closeOnce sync.Once
 	closed    chan struct{}

@@ -188,6 +188,7 @@ func (e *Enforcer) removeParticipant(ctx context.Context, room, ident string, lo
 	}
 	log.Info("enforcement: removed participant", "identity", ident,
 		"reason", "no valid Matrix call membership for the whole grace period", "grace", e.cfg.Grace)
+	e.noted(ActionRemoved, room, ident)
 	return true
 }
 
@@ -200,6 +201,7 @@ func (e *Enforcer) deleteRoom(ctx context.Context, name string, log *slog.Logger
 	}
 	log.Info("enforcement: deleted LiveKit room",
 		"reason", "no valid Matrix call member, and every participant had the whole grace period", "grace", e.cfg.Grace)
+	e.noted(ActionDeleted, name, "")
 	if e.cfg.OnRoomDeleted != nil {
 		e.cfg.OnRoomDeleted(name)
 	}

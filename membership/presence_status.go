@@ -23,6 +23,10 @@ type SeatStatus struct {
 	JoinedAt     time.Time `json:"joined_at,omitzero"`
 	LastWrite    time.Time `json:"last_write,omitzero"`
 	LastError    string    `json:"last_error,omitempty"`
+	// LastRestart is the delayed leave's last successful restart;
+	// RestartFailures counts its failed restarts (presence_restarts.go).
+	LastRestart     time.Time `json:"last_restart,omitzero"`
+	RestartFailures int       `json:"restart_failures,omitempty"`
 }
 
 // board is where seats publish their state; the admin API reads it.

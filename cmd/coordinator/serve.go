@@ -84,6 +84,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 	sfu := sfuhealth.New(logger.With("component", "sfuhealth"), sfuhealth.Config{Interval: cfg.LiveKit.HealthInterval}, rs)
 	defer sfu.Close()
 	runs = append(runs, sfu.Run)
+	status := newStatusPage(cfg, sfu) // GET /admin/: its sources are set as they are made
 	if bp != nil {
 		// The one place that decides which calls we take part in.
 		notes := newRoomNotifier(logger.With("component", "notices"), bp.bot)
@@ -103,6 +104,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		defer meshEng.Close()
 		sup := newSupervisor(cfg, logger, bp, membership.NewClientWriter(bp.bot.Client), notes, eng, meshEng)
 		defer sup.Close()
+		status.bp, status.sup, status.lk, status.mesh = bp, sup, eng, meshEng
 		runs = append(runs, eng.Run, meshEng.Run, meshFeed, sup.Run)
 		if cfg.Calls.Commands {
 			run, err := newCommands(cfg, logger, bp, sup)
@@ -130,6 +132,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		e := newEnforcer(cfg, logger, rs, bp, names, func(name string) { forgetRoom(name) },
 			lklive.ObserverFunc(func(room string, ids []string, at time.Time) { observe.ObserveRoom(room, ids, at) }))
 		defer e.Close()
+		status.enforcer = e
 		sinks = append(sinks, e)
 		runs = append(runs, e.Run)
 	}
@@ -145,7 +148,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 	}
 	defer jwt.close()
 	forgetRoom, ensureRoom = jwt.service.ForgetRoom, jwt.service.EnsureRoom
-	observe = jwt.delayed
+	observe, status.delayed = jwt.delayed, jwt.delayed
 	runs = append(runs, jwt.delayed.Run)
 	jwt.serveAdmin(admin)
 
@@ -158,7 +161,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 	if !cfg.Admin.Token.IsZero() {
 		alog := logger.With("component", "admin")
 		guard := httpserve.NewBearerAuth(cfg.Admin.Token, clients, alog)
-		asrv, err := httpserve.Listen("admin API", cfg.Admin.Bind, guard.Wrap(admin), alog)
+		h, err := status.handler(guard, admin)
+		if err != nil {
+			return err
+		}
+		asrv, err := httpserve.Listen("admin API", cfg.Admin.Bind, h, alog)
 		if err != nil {
 			return err
 		}

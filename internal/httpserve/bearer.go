@@ -23,14 +23,19 @@ const (
 )
 
 // BearerAuth lets requests through to a handler only with the right
-// "Authorization: Bearer" token, and refuses every attempt (right or wrong)
-// from a client that has failed too often lately.
+// "Authorization: Bearer" token (or, WithSessions, a login cookie), and
+// refuses every attempt (right or wrong) from a client that has failed too
+// often lately.
 type BearerAuth struct {
 	want     [sha256.Size]byte
 	off      bool // no token: nothing gets through
 	clients  *ClientAddr
 	failures *Limiter
 	logger   *slog.Logger
+	now      func() time.Time
+	// Login sessions (session.go): off while loginPath is "".
+	session               sessionKey
+	loginPath, cookiePath string
 }
 
 // NewBearerAuth checks for token; clients names the client whose failures
@@ -42,7 +47,8 @@ func NewBearerAuth(token secret.Value, clients *ClientAddr, logger *slog.Logger)
 func newBearerAuth(token secret.Value, clients *ClientAddr, logger *slog.Logger, now func() time.Time) *BearerAuth {
 	return &BearerAuth{
 		want: sha256.Sum256([]byte(token.Reveal())), off: token.IsZero(), clients: clients, logger: logger,
-		failures: NewLimiter(1/failureEvery.Seconds(), failureBurst, now),
+		failures: NewLimiter(1/failureEvery.Seconds(), failureBurst, now), now: now,
+		session: newSessionKey(token.Reveal()),
 	}
 }
 
@@ -52,16 +58,15 @@ func (a *BearerAuth) Wrap(h http.Handler) http.Handler {
 		client := a.clients.Of(r)
 		ok, giveBack := a.failures.Take(client)
 		if !ok {
-			wait := a.failures.RetryAfter(client)
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			a.retryAfter(w, client)
 			writeError(w, http.StatusTooManyRequests, "M_LIMIT_EXCEEDED", "too many failed attempts; try again later")
 			return
 		}
-		// Hashing first makes the comparison's time independent of the
-		// length of either token.
 		got, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(got))
-		if !bearer || a.off || subtle.ConstantTimeCompare(sum[:], a.want[:]) != 1 {
+		if !(bearer && a.matches(got) || a.sessionValid(r)) {
+			if a.toLogin(w, r, giveBack) {
+				return
+			}
 			a.logger.Warn("bearer token refused", "client", client, "path", r.URL.Path)
 			writeError(w, http.StatusUnauthorized, "M_UNAUTHORIZED", "a valid bearer token is required")
 			return
@@ -69,6 +74,18 @@ func (a *BearerAuth) Wrap(h http.Handler) http.Handler {
 		giveBack()
 		h.ServeHTTP(w, r)
 	})
+}
+
+// matches reports whether got is the token. Hashing first makes the
+// comparison's time independent of the length of either.
+func (a *BearerAuth) matches(got string) bool {
+	sum := sha256.Sum256([]byte(got))
+	return !a.off && subtle.ConstantTimeCompare(sum[:], a.want[:]) == 1
+}
+
+func (a *BearerAuth) retryAfter(w http.ResponseWriter, client string) {
+	wait := a.failures.RetryAfter(client)
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 }
 
 func writeError(w http.ResponseWriter, status int, errcode, msg string) {

@@ -42,6 +42,44 @@ async function handle(m) {
       if (!page) throw new Error('no page ' + m.page);
       return await page.evaluate(([fn, arg]) => window.harness[fn](arg), [m.fn, m.arg ?? {}]);
     }
+    // A plain page (no harness), e.g. one served by the code under test:
+    // dialogs (alert, confirm) are counted and dismissed.
+    case 'visit': {
+      const id = nextPage++;
+      const page = await browser.newPage();
+      pages.set(id, page);
+      page.dialogs = [];
+      page.on('dialog', (d) => { page.dialogs.push(d.type() + ': ' + d.message()); d.dismiss().catch(() => {}); });
+      page.on('pageerror', (err) => send({ event: 'console', page: id, text: 'pageerror: ' + (err.stack || err) }));
+      await page.goto(m.url);
+      return { page: id, url: page.url() };
+    }
+    case 'goto': {
+      const page = mustPage(m.page);
+      await page.goto(m.url);
+      return { url: page.url() };
+    }
+    case 'fill':
+      await mustPage(m.page).fill(m.selector, m.value);
+      return {};
+    case 'submit': { // click and wait for the navigation it starts
+      const page = mustPage(m.page);
+      await Promise.all([page.waitForNavigation(), page.click(m.selector)]);
+      return { url: page.url() };
+    }
+    case 'inspect': {
+      const page = mustPage(m.page);
+      const seen = await page.evaluate(() => ({
+        title: document.title,
+        text: document.body ? document.body.innerText : '',
+        scripts: document.querySelectorAll('script').length,
+        refresh: document.querySelector('meta[http-equiv="refresh"]')?.getAttribute('content') ?? '',
+      }));
+      return { ...seen, url: page.url(), dialogs: page.dialogs ?? [] };
+    }
+    case 'screenshot':
+      await mustPage(m.page).screenshot({ path: m.path, fullPage: true });
+      return {};
     case 'close': {
       const page = pages.get(m.page);
       pages.delete(m.page);
@@ -51,6 +89,12 @@ async function handle(m) {
     default:
       throw new Error('unknown op ' + m.op);
   }
+}
+
+function mustPage(id) {
+  const page = pages.get(id);
+  if (!page) throw new Error('no page ' + id);
+  return page;
 }
 
 // children: pids of the processes we started (Chromium), so that Go can

@@ -79,6 +79,7 @@ func startDoctorStack(t *testing.T) *doctorStack {
 	s := &doctorStack{env: env, dataDir: t.TempDir(), fields: map[string]string{"bot": bot.String(), "password": pass.Reveal()},
 		secrets: []secret.Value{pass, env.LKSecret, env.SharedSecret, testAdminToken}}
 	s.config = s.writeConfig(t, "config.yaml", env.LKSecret.Reveal())
+	env.HoldServicePort(t)
 	waitPortFree(t, "127.0.0.1:"+env.Var("SWB_SERVICE_PORT"))
 	cenv := map[string]string{"SWITCHBOARD_CONFIG": s.config}
 	startServeWith(t, cenv, func(stderr io.Writer) error {
@@ -100,8 +101,8 @@ func startDoctorStack(t *testing.T) *doctorStack {
 	}
 }
 
-// waitPortFree waits until addr can be bound (jwtservice's integration
-// tests serve on the same port for a while).
+// waitPortFree waits until addr can be bound: a server outside the tests
+// (bench/delegation) may hold it, which the lock does not cover.
 func waitPortFree(t *testing.T, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute) // hang guard

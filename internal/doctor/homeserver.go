@@ -138,18 +138,29 @@ func (d *Doctor) checkFoci() {
 	case len(d.transports) > 0:
 		d.service = d.transports[0].ServiceURL
 		d.add("rtc_foci", StatusWarn, found+": clients that read only .well-known (older Element Call, other clients) show MISSING_MATRIX_RTC_FOCUS", fixAdd)
+	case d.wk == nil:
+		d.skip("rtc_foci", "no .well-known to read "+WellKeyFoci+" from, and no rtc/transports")
+		d.serviceFromConfig()
 	default:
 		why := "clients find no focus and show MISSING_MATRIX_RTC_FOCUS"
 		if d.transErr == "needs a login" {
 			why = "clients that read only .well-known show MISSING_MATRIX_RTC_FOCUS (rtc/transports unread without --config)"
 		}
 		d.add("rtc_foci", StatusFail, found+": "+why, fixAdd)
-		if dep := d.cfg.Deployment; dep != nil && dep.ServiceURL != "" {
-			d.service = strings.TrimRight(dep.ServiceURL, "/") // still check what the config names
-		}
+		d.serviceFromConfig()
 	}
 	if dep := d.cfg.Deployment; dep != nil && dep.ServiceURL != "" && d.service != "" && strings.TrimRight(dep.ServiceURL, "/") != d.service {
 		d.add("service_url_config", StatusWarn, "livekit.service_url is "+dep.ServiceURL+" but clients use "+d.service,
 			"set livekit.service_url to "+d.service+" (the URL clients are told), so calls on it get our own token minted locally")
+	}
+}
+
+// serviceFromConfig checks the service livekit.service_url names when
+// clients are told none.
+func (d *Doctor) serviceFromConfig() {
+	if dep := d.cfg.Deployment; dep != nil && dep.ServiceURL != "" {
+		if u, err := checkURL(strings.TrimRight(dep.ServiceURL, "/")); err == nil {
+			d.service = u.String()
+		}
 	}
 }

@@ -50,7 +50,7 @@ func (d *Doctor) checkService(ctx context.Context) {
 	}
 	su, _ := checkURL(d.service)
 	u := d.service + "/healthz"
-	a, err := d.hc.do(ctx, request{Method: http.MethodGet, URL: u})
+	a, err := d.hc.do(ctx, request{Method: http.MethodGet, URL: u, NoRedir: true})
 	if err != nil {
 		d.add("service_healthz", StatusFail, "GET "+u+httpNote(su)+": "+err.Error(),
 			"run the coordinator and make "+d.service+" reach it (the URL clients are told must be reachable from their browsers)")

@@ -16,8 +16,9 @@ type SFUHealth interface {
 
 // healthDetail is the body of GET /healthz?detail=1.
 type healthDetail struct {
-	Status string     `json:"status"` // "ok": this service answers
-	SFU    *sfuDetail `json:"sfu,omitempty"`
+	Status   string         `json:"status"` // "ok": this service answers
+	SFU      *sfuDetail     `json:"sfu,omitempty"`
+	Webhooks *webhookDetail `json:"webhooks"` // LiveKit's webhooks received (coordinator doctor reads it)
 }
 
 // sfuDetail is sfuhealth.Status on the wire; times are RFC 3339 in UTC.
@@ -42,7 +43,7 @@ func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
-	d := healthDetail{Status: "ok"}
+	d := healthDetail{Status: "ok", Webhooks: s.hooks.detail()}
 	if s.sfu != nil {
 		st := s.sfu.Status()
 		d.SFU = &sfuDetail{State: st.State, Since: st.Since.UTC(), LastError: st.LastError,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -50,12 +51,12 @@ func TestHealthzDetail(t *testing.T) {
 		sfu  SFUHealth
 		want string
 	}{
-		{"no monitor", nil, `{"status":"ok"}`},
+		{"no monitor", nil, `{"status":"ok","webhooks":{"received":0,"refused":0}}`},
 		{"unknown", fixedSFU{State: sfuhealth.StateUnknown, Since: since},
-			`{"status":"ok","sfu":{"state":"unknown","since":"2026-12-04T11:00:00Z","consecutive_failures":0}}`},
+			`{"status":"ok","sfu":{"state":"unknown","since":"2026-12-04T11:00:00Z","consecutive_failures":0},"webhooks":{"received":0,"refused":0}}`},
 		{"unreachable", fixedSFU{State: sfuhealth.StateUnreachable, Since: since, LastCheck: since.Add(20 * time.Second),
 			LastError: "connection refused", ConsecutiveFailures: 3},
-			`{"status":"ok","sfu":{"state":"unreachable","since":"2026-12-04T11:00:00Z","last_check":"2026-12-04T11:00:20Z","last_error":"connection refused","consecutive_failures":3}}`},
+			`{"status":"ok","sfu":{"state":"unreachable","since":"2026-12-04T11:00:00Z","last_check":"2026-12-04T11:00:20Z","last_error":"connection refused","consecutive_failures":3},"webhooks":{"received":0,"refused":0}}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec := do(t, serviceWithSFU(t, c.sfu), http.MethodGet, "/healthz?detail=1", "")
@@ -79,4 +80,36 @@ func mustCanon(s string) string {
 	_ = json.Unmarshal([]byte(s), &v)
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestHealthzDetailWebhooks: /healthz?detail=1 counts the verified and the
+// refused LiveKit webhooks, and names the last doctor probe room, but no
+// other room.
+func TestHealthzDetailWebhooks(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	s, err := New(slog.New(slog.DiscardHandler), Config{
+		LiveKitURL: "wss://sfu.example.org", APIKey: "devkey", APISecret: "devsecret", TokenTTL: time.Hour,
+		Now: func() time.Time { return now },
+	}, Deps{Verifier: fakeVerifier{}, Rooms: &fakeRooms{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	for _, c := range []struct{ key, secret, room string }{
+		{"devkey", "devsecret", "switchboard-doctor-abc"},
+		{"devkey", "devsecret", "secret-call-room"},
+		{"devkey", "wrong", "switchboard-doctor-forged"},
+	} {
+		body := `{"event":"room_started","room":{"name":"` + c.room + `"}}`
+		h.ServeHTTP(httptest.NewRecorder(), signedWebhook(t, c.key, c.secret, body))
+	}
+	rec := do(t, h, http.MethodGet, "/healthz?detail=1", "")
+	want := `{"status":"ok","webhooks":{"received":2,"last_at":"2026-12-04T12:00:00Z","refused":1,"last_refused_at":"2026-12-04T12:00:00Z","last_probe":"switchboard-doctor-abc","last_probe_at":"2026-12-04T12:00:00Z"}}`
+	var got any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := json.Marshal(got); string(g) != mustCanon(want) {
+		t.Fatalf("body = %s\nwant   %s", rec.Body.String(), want)
+	}
 }

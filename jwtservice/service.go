@@ -87,6 +87,7 @@ type Service struct {
 	rooms    *roomEnsurer
 	limiter  *limiter
 	hookKeys auth.KeyProvider // verifies LiveKit webhook signatures
+	hooks    webhookStats     // for /healthz?detail=1
 }
 
 // ErrTokenConfig means New got no LiveKit key, secret or token lifetime (it

@@ -274,6 +274,7 @@ func decodeJSON(t *testing.T, res *http.Response, v any) {
 // send its webhooks to, until the test ends, and returns the address.
 func serveOnServicePort(t *testing.T, env *testenv.Env, svc *Service) string {
 	t.Helper()
+	env.HoldServicePort(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:"+env.Var("SWB_SERVICE_PORT"))
 	if err != nil {
 		t.Fatalf("service port: %v", err)

@@ -25,10 +25,12 @@ func (s *Service) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	ev, err := webhook.ReceiveWebhookEvent(r, s.hookKeys)
 	if err != nil {
 		s.logger.Warn("LiveKit webhook refused", "reason", err.Error(), "remote", r.RemoteAddr)
+		s.hooks.refuse(s.cfg.Now())
 		writeError(w, ErrUnauthorized)
 		return
 	}
 	s.logger.Debug("LiveKit webhook", "event", ev.GetEvent(), "room", ev.GetRoom().GetName(), "participant", ev.GetParticipant().GetIdentity())
+	s.hooks.ok(ev.GetRoom().GetName(), s.cfg.Now())
 	if ev.GetEvent() == webhook.EventRoomFinished {
 		s.rooms.forget(ev.GetRoom().GetName())
 	}

@@ -30,6 +30,7 @@ commands:
   serve          run the service (default)         --config FILE (optional: the environment may say enough)
   check-config   load and validate a configuration --config FILE; prints every problem with its key
   register-user  register a Matrix user through the homeserver's shared secret (development)
+  doctor         check a deployment as a client walks it  [--config FILE] [--json] [--base URL] SERVER_NAME
   config-doc     print the configuration reference table (markdown)
   version        print the version
 
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runCheckConfig(rest, getenv, stdout, stderr)
 	case "register-user":
 		return runRegisterUser(ctx, rest, getenv, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, rest, getenv, stdout, stderr)
 	case "config-doc":
 		_, err := io.WriteString(stdout, configDoc())
 		return err

@@ -31,3 +31,9 @@ func hashJSON(parts ...string) string {
 	sum := sha256.Sum256(b)
 	return base64.RawStdEncoding.EncodeToString(sum[:])
 }
+
+// ProbeRoomPrefix starts the names of the short-lived LiveKit rooms that
+// `coordinator doctor` creates to see LiveKit's webhooks arrive; the
+// service's /healthz?detail=1 names the last such room it heard of (no
+// other room name is shown there).
+const ProbeRoomPrefix = "switchboard-doctor-"

@@ -366,7 +366,9 @@ func (s *slot) restart(delayID string) error {
 	// anyway, and the next one must not queue behind it.
 	ctx, cancel := context.WithTimeout(s.ctx, min(s.p.cfg.RequestTimeout, 2*time.Second))
 	defer cancel()
-	return s.p.writer.UpdateDelayed(ctx, delayID, DelayRestart)
+	err := s.p.writer.UpdateDelayed(ctx, delayID, DelayRestart)
+	s.p.cfg.Metrics.restarted(s.key.Dialect, err)
+	return err
 }
 
 func (s *slot) cancelDelayed(delayID string) {

@@ -114,7 +114,7 @@ func newMeshCall(e *Engine, key membership.CallKey) *meshCall {
 		done:   make(chan struct{}),
 		peers:  map[string]*peerEntry{},
 	}
-	c.media.c = c
+	c.media.c, c.media.metrics = c, e.cfg.Metrics
 	c.feats.ended = map[string]bool{}
 	c.poke()
 	return c

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"slices"
@@ -13,10 +11,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"maunium.net/go/mautrix/event"
-	"maunium.net/go/mautrix/id"
 
-	"github.com/switchboard-rtc/switchboard/e2ee"
 	"github.com/switchboard-rtc/switchboard/internal/lkid"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 )
@@ -182,23 +177,9 @@ func TestMetricsOnLiveCoordinator(t *testing.T) {
 
 	// 2. A MatrixRTC call in an encrypted room: the coordinator joins, its
 	// key reaches bob, bob's key reaches it.
-	bob := env.RegisterUser(t, "bob")
-	bc := env.NewCryptoClient(t, bob)
-	room := env.CreateEncryptedRoom(t, bc)
-	inviteBot(t, bob, room, bot)
-	dev := bc.DeviceID()
-	rtcJoin(t, env, bob, room, dev)
-	td := bc.Receive(t, 30*time.Second, fromBot(bot, e2ee.MatrixRTCKeysEventType, room))
-	botDev := td.SenderDevice
-	key := make([]byte, e2ee.MatrixRTCKeyLen)
-	rand.Read(key)
-	content := map[string]any{"keys": map[string]any{"index": 0, "key": base64.StdEncoding.EncodeToString(key)},
-		"member": map[string]any{"id": string(bob.ID) + ":" + string(dev), "claimed_device_id": dev}, "room_id": room,
-		"session": map[string]any{"application": "m.call", "call_id": "", "scope": "m.room"}, "sent_ts": time.Now().UnixMilli()}
-	typ := event.Type{Type: e2ee.MatrixRTCKeysEventType, Class: event.ToDeviceEventType}
-	if err := bc.SendEncrypted(t.Context(), typ, map[id.UserID][]id.DeviceID{bot: {botDev}}, content); err != nil {
-		t.Fatal(err)
-	}
+	bc, room, td := rtcCallWithBot(t, env, bot)
+	bob, dev := bc.User, bc.DeviceID()
+	sendRTCKey(t, bc, room, bot, td.SenderDevice, 0)
 	waitFor(t, 30*time.Second, "bob's key in the admin API", func() bool { return adminKeys(t, addr, room).holds(bob.ID, dev, 0) })
 	// The gauges show the call while it runs: bob and us, our seat joined,
 	// the engine connected, both keys held; our delayed leave restarts.

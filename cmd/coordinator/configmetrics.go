@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net"
+
 	"github.com/switchboard-rtc/switchboard/internal/secret"
 )
 
@@ -22,7 +24,8 @@ func (c *Config) validateMetrics(bad func(key, format string, args ...any)) {
 	if m.Bind != "" {
 		if err := checkBind(m.Bind); err != nil {
 			bad("metrics.bind", "%v", err)
-		} else if m.Bind == c.HTTP.Bind || m.Bind == c.Admin.Bind && !c.Admin.Token.IsZero() {
+		} else if _, port, _ := net.SplitHostPort(m.Bind); port != "0" &&
+			(m.Bind == c.HTTP.Bind || m.Bind == c.Admin.Bind && !c.Admin.Token.IsZero()) {
 			bad("metrics.bind", "%q is already another listener's; leave it empty to serve /metrics on http.bind", m.Bind)
 		}
 	}

@@ -95,6 +95,8 @@ type ExchangeOptions struct {
 	RetryDelay  time.Duration
 	Retries     int
 	SendTimeout time.Duration // bound on one to-device request; default 10 s
+	// Metrics, if set, counts sends, accepted keys and refusals.
+	Metrics *Metrics
 }
 
 // Default retry and send bounds.
@@ -199,6 +201,7 @@ func NewExchange(bot Bot, members Memberships, store *KeyStore, opts ExchangeOpt
 	}
 	x.validator = NewValidator(x.index, opts.Clock, ValidatorOptions{RefusePlaintext: opts.RefusePlaintext, HoldFor: opts.HoldFor})
 	x.sender = newSender(bot, x.log, opts.SendTimeout, x.results)
+	x.sender.metrics = opts.Metrics
 	return x
 }
 

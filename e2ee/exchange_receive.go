@@ -113,6 +113,7 @@ func (x *Exchange) settle(res Result) {
 			x.log.Warn("cannot store a received key", "identity", a.Participant.Identity, "err", err)
 			continue
 		}
+		x.opts.Metrics.accepted(a.Member.Dialect)
 		// indices only: a JSON log handler would marshal a Key's bytes
 		indices := make([]int, len(a.Keys))
 		for i, k := range a.Keys {
@@ -131,6 +132,7 @@ func (x *Exchange) settle(res Result) {
 func (x *Exchange) refuse(r Refusal) {
 	x.log.Warn("key event refused", "reason", r.Reason, "user", r.UserID, "device", r.DeviceID, "room", r.Room, "detail", r.Error())
 	x.store.RecordRefusal(r)
+	x.opts.Metrics.refused(r)
 }
 
 // resync re-reads every membership after the tracker dropped changes this

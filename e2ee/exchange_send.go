@@ -35,6 +35,7 @@ type sender struct {
 	log     *slog.Logger
 	timeout time.Duration
 	results chan<- sendResult
+	metrics *Metrics
 
 	mu    sync.Mutex
 	queue []sendJob
@@ -67,7 +68,11 @@ func (s *sender) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			if err := s.send(ctx, j); err != nil {
+			err := s.send(ctx, j)
+			if ctx.Err() == nil { // not our own shutdown
+				s.metrics.sent(j, err)
+			}
+			if err != nil {
 				select {
 				case s.results <- sendResult{job: j, err: err}:
 				case <-ctx.Done():

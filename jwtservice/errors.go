@@ -90,5 +90,6 @@ func lookupError(err error) matrixError {
 // wrapped detail: that goes to the log only.
 func writeError(w http.ResponseWriter, err error) {
 	me := lookupError(err)
+	noteErrcode(w, me.errcode)
 	httpserve.WriteJSON(w, me.status, map[string]string{"errcode": me.errcode, "error": me.text})
 }

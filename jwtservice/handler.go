@@ -12,11 +12,12 @@ import (
 // ServeMux did (a reverse proxy strips any prefix such as /livekit/jwt).
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/sfu/get", corsJSON(s.limited(s.handleLegacy)))
-	mux.Handle("/get_token", corsJSON(s.limited(s.handleGetToken)))
-	mux.Handle("/delegate_delayed_leave", corsJSON(s.limited(s.handleDelegate)))
+	m := s.metrics
+	mux.Handle("/sfu/get", m.instrument(EndpointSFUGet, corsJSON(s.limited(s.handleLegacy))))
+	mux.Handle("/get_token", m.instrument(EndpointGetToken, corsJSON(s.limited(s.handleGetToken))))
+	mux.Handle("/delegate_delayed_leave", m.instrument(EndpointDelegate, corsJSON(s.limited(s.handleDelegate))))
 	mux.HandleFunc("/healthz", s.healthz)
-	mux.HandleFunc("/sfu_webhook", s.handleWebhook)
+	mux.Handle("/sfu_webhook", m.instrument(EndpointWebhook, http.HandlerFunc(s.handleWebhook)))
 	return mux
 }
 

@@ -65,6 +65,8 @@ type Deps struct {
 	// enforcement judges rooms whose names no membership gives (a slot a
 	// client asked for, a named call whose members left).
 	Names RoomNamer
+	// Metrics, if set, counts and times the requests.
+	Metrics *Metrics
 }
 
 // RoomNamer is told which Matrix room a LiveKit room name was issued for.
@@ -88,6 +90,7 @@ type Service struct {
 	limiter  *limiter
 	hookKeys auth.KeyProvider // verifies LiveKit webhook signatures
 	hooks    webhookStats     // for /healthz?detail=1
+	metrics  *Metrics
 }
 
 // ErrTokenConfig means New got no LiveKit key, secret or token lifetime (it
@@ -125,6 +128,7 @@ func New(logger *slog.Logger, cfg Config, deps Deps) (*Service, error) {
 		rooms:    newRoomEnsurer(deps.Rooms, cfg.RoomCacheTTL, cfg.LiveKitTimeout, cfg.Now),
 		limiter:  newLimiter(cfg.RateLimit, cfg.Now),
 		hookKeys: auth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret.Reveal()),
+		metrics:  deps.Metrics,
 	}, nil
 }
 

@@ -63,6 +63,8 @@ type EnforcerConfig struct {
 	// Observer, if set, is told who was in each room the enforcer listed
 	// (the delegated leaves use it instead of polling the same rooms).
 	Observer RoomObserver
+	// Metrics, if set, counts the enforcement actions.
+	Metrics *Metrics
 }
 
 // Enforcer keeps LiveKit in line with Matrix: a participant whose identity

@@ -182,7 +182,9 @@ func (e *Enforcer) checkRoom(ctx context.Context, st *enforceState, name string,
 func (e *Enforcer) removeParticipant(ctx context.Context, room, ident string, log *slog.Logger) bool {
 	lctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := e.rs.RemoveParticipant(lctx, &livekit.RoomParticipantIdentity{Room: room, Identity: ident}); err != nil {
+	_, err := e.rs.RemoveParticipant(lctx, &livekit.RoomParticipantIdentity{Room: room, Identity: ident})
+	e.cfg.Metrics.enforced(actionRemoveParticipant, err)
+	if err != nil {
 		log.Warn("enforcement: could not remove participant", "identity", ident, "error", err)
 		return false
 	}
@@ -195,7 +197,9 @@ func (e *Enforcer) removeParticipant(ctx context.Context, room, ident string, lo
 func (e *Enforcer) deleteRoom(ctx context.Context, name string, log *slog.Logger) {
 	lctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := e.rs.DeleteRoom(lctx, &livekit.DeleteRoomRequest{Room: name}); err != nil {
+	_, err := e.rs.DeleteRoom(lctx, &livekit.DeleteRoomRequest{Room: name})
+	e.cfg.Metrics.enforced(actionDeleteRoom, err)
+	if err != nil {
 		log.Warn("enforcement: could not delete room", "error", err)
 		return
 	}

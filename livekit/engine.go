@@ -37,6 +37,8 @@ type EngineConfig struct {
 	MaxBackoff time.Duration
 	// TokenTimeout bounds getting one token; default 15 s.
 	TokenTimeout time.Duration
+	// Metrics, if set, counts the frames received and sent.
+	Metrics *Metrics
 }
 
 // Default engine timings.

@@ -64,7 +64,7 @@ func (p *participant) subscribed(c *conn, identity string, track *webrtc.TrackRe
 	peer.userID, peer.deviceID = src.UserID, src.DeviceID
 	peer.addTrack(ts)
 	p.mu.Unlock()
-	r := &reader{track: track, src: src, dec: dec, sif: c.sif, st: ts}
+	r := &reader{track: track, src: src, dec: dec, sif: c.sif, st: ts, m: p.e.cfg.Metrics}
 	p.offer(c, r)
 	c.readers.Go(r.run)
 }
@@ -101,6 +101,7 @@ type reader struct {
 	sif   []byte
 	fan   *fanout
 	st    *trackState
+	m     *Metrics
 }
 
 // ended reports whether the reader has ended and closed its sinks.
@@ -130,6 +131,7 @@ func (r *reader) run() {
 			plain = data // reuse the buffer for the next frame
 		}
 		r.st.counters.in.Add(1)
+		r.m.frameIn()
 		r.fan.write(media.Frame{Data: data, RTPTime: f.rtpTime, Duration: f.duration, KeyFrame: f.keyFrame, Received: time.Now()})
 	}
 }
@@ -151,8 +153,10 @@ func (r *reader) open(data, dst []byte) ([]byte, bool) {
 		return out, len(out) > 0
 	case errors.Is(err, frame.ErrNoKey):
 		r.st.counters.noKey.Add(1)
+		r.m.undecrypted(true)
 	default:
 		r.st.counters.failed.Add(1)
+		r.m.undecrypted(false)
 	}
 	return nil, false
 }

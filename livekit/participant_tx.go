@@ -51,7 +51,7 @@ func (p *participant) Publish(spec media.OutputSpec) (media.Output, error) {
 		return nil, fmt.Errorf("livekit: publish %q: %w", spec.Name, err)
 	}
 	spec.Audience = slices.Clone(spec.Audience)
-	o := &output{p: p, spec: spec, cap: cp, enc: enc, ready: make(chan struct{})}
+	o := &output{p: p, spec: spec, cap: cp, enc: enc, ready: make(chan struct{}), m: p.e.cfg.Metrics}
 	p.mu.Lock()
 	if p.ctx.Err() != nil {
 		p.mu.Unlock()
@@ -80,6 +80,7 @@ type output struct {
 	hasLast bool
 
 	out, dropped atomic.Uint64
+	m            *Metrics
 	ready        chan struct{} // closed once first attached (media.Readier)
 	readyOnce    sync.Once
 }
@@ -102,19 +103,23 @@ func (o *output) WriteFrame(f media.Frame) error {
 	o.lastRTP, o.hasLast = f.RTPTime, true
 	if o.track == nil {
 		o.dropped.Add(1)
+		o.m.frameDropped()
 		return nil
 	}
 	sealed, err := o.enc.Encrypt(o.buf[:0], f.Data)
 	if err != nil {
 		o.dropped.Add(1)
+		o.m.frameDropped()
 		return fmt.Errorf("livekit: encrypt for %q: %w", o.spec.Name, err)
 	}
 	o.buf = sealed
 	if err := o.track.WriteSample(pionmedia.Sample{Data: sealed, Duration: d}, nil); err != nil {
 		o.dropped.Add(1)
+		o.m.frameDropped()
 		return fmt.Errorf("livekit: send on %q: %w", o.spec.Name, err)
 	}
 	o.out.Add(1)
+	o.m.frameOut()
 	return nil
 }
 

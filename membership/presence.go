@@ -36,6 +36,8 @@ type PresenceConfig struct {
 	// RequestTimeout bounds each homeserver request, the final leave
 	// included (5 s).
 	RequestTimeout time.Duration
+	// Metrics, if set, counts our delayed leaves' restarts.
+	Metrics *Metrics
 }
 
 func (c PresenceConfig) withDefaults() PresenceConfig {

@@ -368,6 +368,7 @@ func (s *slot) restart(delayID string) error {
 	defer cancel()
 	err := s.p.writer.UpdateDelayed(ctx, delayID, DelayRestart)
 	s.noteRestart(err)
+	s.p.cfg.Metrics.restarted(s.key.Dialect, err)
 	return err
 }
 

@@ -41,6 +41,8 @@ type EngineConfig struct {
 	// ICE gives the current ICE settings (TURN credentials change); nil:
 	// host candidates only.
 	ICE func() ICEConfig
+	// Metrics, if set, counts the frames received and sent.
+	Metrics *Metrics
 }
 
 // ErrRunTwice: Engine.Run was called a second time.

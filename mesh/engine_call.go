@@ -115,7 +115,7 @@ func newMeshCall(e *Engine, key membership.CallKey) *meshCall {
 		done:   make(chan struct{}),
 		peers:  map[string]*peerEntry{},
 	}
-	c.media.c = c
+	c.media.c, c.media.metrics = c, e.cfg.Metrics
 	c.feats = media.NewFeatureSet(&c.media, &c.media, c.log)
 	c.poke()
 	return c

@@ -15,7 +15,8 @@ import (
 // outputs, each fanned out to the peers of its audience (those that come
 // later too).
 type callMedia struct {
-	c *meshCall
+	c       *meshCall
+	metrics *Metrics
 
 	mu      sync.Mutex
 	closed  bool
@@ -84,6 +85,7 @@ func mutedIn(md StreamMetadata, s *source) bool {
 
 func (s *source) WriteFrame(f media.Frame) {
 	s.frames.Add(1)
+	s.m.metrics.frameIn()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fs := range s.sinks {
@@ -280,9 +282,11 @@ func (o *fanOutput) WriteFrame(f media.Frame) error {
 		return media.ErrClosed
 	}
 	for pe, out := range o.outs {
-		if err := out.WriteFrame(f); errors.Is(err, media.ErrClosed) {
+		err := out.WriteFrame(f)
+		if errors.Is(err, media.ErrClosed) {
 			delete(o.outs, pe)
 		}
+		o.m.metrics.frameOut(err == nil)
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ type Config struct {
 	Mesh    MeshConfig    `yaml:"mesh"`
 	E2EE    E2EEConfig    `yaml:"e2ee"`
 	Admin   AdminConfig   `yaml:"admin"`
+	Metrics MetricsConfig `yaml:"metrics"`
 }
 
 // E2EEConfig is the media-key exchange of the calls we take part in. The

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/calls"
 	"github.com/switchboard-rtc/switchboard/e2ee"
 	"github.com/switchboard-rtc/switchboard/internal/httpserve"
+	"github.com/switchboard-rtc/switchboard/internal/secret"
 	"github.com/switchboard-rtc/switchboard/membership"
 )
 
@@ -49,6 +50,7 @@ func (c *Config) validate() []error {
 		}
 	}
 	c.validateAdmin(bad)
+	c.validateMetrics(bad)
 
 	lk := &c.LiveKit
 	if lk.URL == "" {
@@ -233,16 +235,22 @@ func (c *Config) validateAdmin(bad func(key, format string, args ...any)) {
 	if _, port, _ := net.SplitHostPort(c.Admin.Bind); c.Admin.Bind == c.HTTP.Bind && port != "0" {
 		bad("admin.bind", "%q is http.bind too; the admin API needs a listener of its own", c.Admin.Bind)
 	}
-	token := []rune(c.Admin.Token.Reveal())
+	checkToken("admin.token", c.Admin.Token, bad)
+}
+
+// checkToken reports a bearer token too weak to guess-proof (never
+// echoing it).
+func checkToken(key string, tok secret.Value, bad func(key, format string, args ...any)) {
+	token := []rune(tok.Reveal())
 	distinct := map[rune]bool{}
 	for _, r := range token {
 		distinct[r] = true
 	}
 	switch {
 	case len(token) < minAdminTokenLen:
-		bad("admin.token", "too weak: %d characters, need at least %d (e.g. openssl rand -hex 32)", len(token), minAdminTokenLen)
+		bad(key, "too weak: %d characters, need at least %d (e.g. openssl rand -hex 32)", len(token), minAdminTokenLen)
 	case len(distinct) < minAdminTokenDistinct:
-		bad("admin.token", "too weak: only %d different characters, need at least %d (e.g. openssl rand -hex 32)", len(distinct), minAdminTokenDistinct)
+		bad(key, "too weak: only %d different characters, need at least %d (e.g. openssl rand -hex 32)", len(distinct), minAdminTokenDistinct)
 	}
 }
 

@@ -30,7 +30,7 @@ func loadConfig(path string, getenv func(string) string) (*Config, []string, err
 	if len(errs) > 0 {
 		return nil, warnings, errors.Join(errs...)
 	}
-	return &cfg, warnings, nil
+	return &cfg, append(warnings, cfg.metricsWarnings()...), nil
 }
 
 // resolveSecretFiles replaces values with the contents of their *_file keys.
@@ -82,6 +82,9 @@ func resolveSecretFiles(cfg *Config) []error {
 	}
 	if s, ok := read("admin.token_file", cfg.Admin.TokenFile); ok {
 		cfg.Admin.Token = secret.Value(s)
+	}
+	if s, ok := read("metrics.token_file", cfg.Metrics.TokenFile); ok {
+		cfg.Metrics.Token = secret.Value(s)
 	}
 	return errs
 }

@@ -190,30 +190,46 @@ func TestKeyExchangeFamedly(t *testing.T) {
 func TestKeyExchangeMatrixRTC(t *testing.T) {
 	env := testenv.Require(t)
 	addr, bot := startBotCoordinator(t, env, map[string]string{"SWITCHBOARD_CALLS_JOIN": "all"})
-	bob := env.RegisterUser(t, "bob")
-	bc := env.NewCryptoClient(t, bob)
-	room := env.CreateEncryptedRoom(t, bc)
-	inviteBot(t, bob, room, bot)
-	dev := bc.DeviceID()
-	rtcJoin(t, env, bob, room, dev)
-	td := bc.Receive(t, 30*time.Second, fromBot(bot, e2ee.MatrixRTCKeysEventType, room))
+	bc, room, td := rtcCallWithBot(t, env, bot)
+	bob, dev := bc.User, bc.DeviceID()
 	ev := keyEvent(t, td)
 	if !td.Encrypted || ev.DeviceID != td.SenderDevice || len(ev.Keys[0].Bytes) != e2ee.MatrixRTCKeyLen || ev.Call.Scope != "m.room" {
 		t.Fatalf("bob got %+v (olm device %q)", ev, td.SenderDevice)
 	}
 	botDev := td.SenderDevice
 
-	key := make([]byte, e2ee.MatrixRTCKeyLen)
-	rand.Read(key)
-	content := map[string]any{"keys": map[string]any{"index": 4, "key": base64.StdEncoding.EncodeToString(key)},
-		"member": map[string]any{"id": string(bob.ID) + ":" + string(dev), "claimed_device_id": dev}, "room_id": room,
-		"session": map[string]any{"application": "m.call", "call_id": "", "scope": "m.room"}, "sent_ts": time.Now().UnixMilli()}
-	typ := event.Type{Type: e2ee.MatrixRTCKeysEventType, Class: event.ToDeviceEventType}
-	if err := bc.SendEncrypted(t.Context(), typ, map[id.UserID][]id.DeviceID{bot: {botDev}}, content); err != nil {
-		t.Fatal(err)
-	}
+	sendRTCKey(t, bc, room, bot, botDev, 4)
 	waitFor(t, 30*time.Second, "bob's key in the admin API", func() bool {
 		v := adminKeys(t, addr, room)
 		return v.holds(bob.ID, dev, 4) && v.holds(bot, botDev, 0)
 	})
+}
+
+// sendRTCKey sends c's new MatrixRTC key at index for room's call to the
+// bot's device, Olm-encrypted.
+func sendRTCKey(t *testing.T, c *testenv.CryptoClient, room id.RoomID, bot id.UserID, botDev id.DeviceID, index int) {
+	t.Helper()
+	key := make([]byte, e2ee.MatrixRTCKeyLen)
+	rand.Read(key)
+	dev := c.DeviceID()
+	content := map[string]any{"keys": map[string]any{"index": index, "key": base64.StdEncoding.EncodeToString(key)},
+		"member": map[string]any{"id": string(c.User.ID) + ":" + string(dev), "claimed_device_id": dev}, "room_id": room,
+		"session": map[string]any{"application": "m.call", "call_id": "", "scope": "m.room"}, "sent_ts": time.Now().UnixMilli()}
+	typ := event.Type{Type: e2ee.MatrixRTCKeysEventType, Class: event.ToDeviceEventType}
+	if err := c.SendEncrypted(t.Context(), typ, map[id.UserID][]id.DeviceID{bot: {botDev}}, content); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rtcCallWithBot: bob, with an encrypting device, makes an encrypted room,
+// invites the bot and joins the room's MatrixRTC call; it returns once the
+// bot's key (td) has reached bob's device.
+func rtcCallWithBot(t *testing.T, env *testenv.Env, bot id.UserID) (bc *testenv.CryptoClient, room id.RoomID, td testenv.ToDevice) {
+	t.Helper()
+	bob := env.RegisterUser(t, "bob")
+	bc = env.NewCryptoClient(t, bob)
+	room = env.CreateEncryptedRoom(t, bc)
+	inviteBot(t, bob, room, bot)
+	rtcJoin(t, env, bob, room, bc.DeviceID())
+	return bc, room, bc.Receive(t, 30*time.Second, fromBot(bot, e2ee.MatrixRTCKeysEventType, room))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -58,6 +59,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 	logStartup(cfg, logger)
 
 	var runs []func(context.Context) error
+	// One registry for the process; the packages count into it (nil: off).
+	mp := newMetricsParts(cfg.Metrics.Enabled)
+	var state stateSources
 	// The admin API gets a listener of its own (admin.bind, loopback by
 	// default) and is never served on the public one.
 	admin := http.NewServeMux()
@@ -65,7 +69,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 	var bp *botParts
 	if cfg.botEnabled() {
 		var err error
-		if bp, err = newBotParts(ctx, cfg, logger, extra...); err != nil {
+		if bp, err = newBotParts(ctx, cfg, logger, mp, extra...); err != nil {
 			return err
 		}
 		defer bp.close()
@@ -106,6 +110,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		defer sup.Close()
 		status.bp, status.sup, status.lk, status.mesh = bp, sup, eng, meshEng
 		runs = append(runs, eng.Run, meshEng.Run, meshFeed, sup.Run)
+		state = stateSources{members: bp.tracker, seats: sup, keys: bp.keys, livekit: eng, mesh: meshEng}
 		if cfg.Calls.Commands {
 			run, err := newCommands(cfg, logger, bp, sup)
 			if err != nil {
@@ -123,7 +128,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 	// Both are set once the JWT service exists, before anything runs.
 	var forgetRoom func(string)
 	var observe lklive.RoomObserver
-	deps := jwtservice.Deps{Authorizer: auth, SFU: sfu}
+	deps := jwtservice.Deps{Authorizer: auth, SFU: sfu, Metrics: mp.jwt}
 	if bp != nil && cfg.LiveKit.EnforceMembership {
 		names := lklive.NewRoomNames(0)
 		deps.Names = names
@@ -142,7 +147,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		return fmt.Errorf("http.trusted_proxies: %w", err)
 	}
 	deps.Webhooks = sinks
-	jwt, err := newJWTParts(cfg, logger, rs, deps, clients)
+	jwt, err := newJWTParts(cfg, logger, rs, deps, clients, mp)
 	if err != nil {
 		return err
 	}
@@ -152,7 +157,23 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 	runs = append(runs, jwt.delayed.Run)
 	jwt.serveAdmin(admin)
 
-	srv, err := httpserve.Listen("http server", cfg.HTTP.Bind, jwt.service.Handler(), logger.With("component", "http"))
+	public := jwt.service.Handler()
+	if mp.reg != nil {
+		mp.reg.MustRegister(newStateCollector(state))
+		mlog := logger.With("component", "metrics")
+		metrics := mp.handler(cfg.Metrics, clients, mlog)
+		if cfg.Metrics.Bind == "" {
+			public = withMetrics(public, metrics)
+		} else {
+			msrv, err := httpserve.Listen("metrics", cfg.Metrics.Bind, metrics, mlog)
+			if err != nil {
+				return err
+			}
+			defer msrv.Close()
+			runs = append(runs, msrv.Run)
+		}
+	}
+	srv, err := httpserve.Listen("http server", cfg.HTTP.Bind, public, logger.With("component", "http"))
 	if err != nil {
 		return err
 	}
@@ -202,5 +223,8 @@ func logStartup(cfg *Config, logger *slog.Logger) {
 	}
 	if !cfg.Admin.Token.IsZero() {
 		logger.Info("admin API configured", "admin_bind", cfg.Admin.Bind)
+	}
+	if m := cfg.Metrics; m.Enabled {
+		logger.Info("metrics configured", "metrics_bind", cmp.Or(m.Bind, cfg.HTTP.Bind), "metrics_token", !m.Token.IsZero())
 	}
 }

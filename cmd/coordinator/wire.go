@@ -36,11 +36,12 @@ func (p *jwtParts) close() {
 // deps brings the authorizer, webhook sinks and room namer; the rest of
 // the service's collaborators are made here.
 func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, deps jwtservice.Deps,
-	clients *httpserve.ClientAddr) (*jwtParts, error) {
+	clients *httpserve.ClientAddr, mp *metricsParts) (*jwtParts, error) {
 	ocfg, err := openIDConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
+	ocfg.Metrics = mp.openid
 	verifier, err := openid.New(logger.With("component", "openid"), ocfg)
 	if err != nil {
 		return nil, fmt.Errorf("openid verifier: %w", err)
@@ -48,7 +49,7 @@ func newJWTParts(cfg *Config, logger *slog.Logger, rs *lksdk.RoomServiceClient, 
 	// Delegated delayed leaves call the users' homeservers: through the same
 	// SSRF rules as the OpenID checks.
 	hc := openid.GuardedClient(ocfg)
-	delayed, closeStore, err := newDelegation(cfg, logger, hc, rs)
+	delayed, closeStore, err := newDelegation(cfg, logger, hc, rs, mp.delegation)
 	if err != nil {
 		_ = verifier.Close()
 		return nil, err

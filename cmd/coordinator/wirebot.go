@@ -38,12 +38,14 @@ type botParts struct {
 	// calls to the bot (nil: calls.direct is ignore).
 	ice    *mesh.ICESource
 	direct func(context.Context) error
+	// metrics are the engines' and the enforcer's too.
+	metrics *metricsParts
 }
 
 // newBotParts builds the Matrix side; nothing runs yet. extra routes are
 // added to the event router after the feed's and the exchange's, and nobody
 // reads them (tests: a consumer that stalls).
-func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matrixbot.Route) (*botParts, error) {
+func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, mp *metricsParts, extra ...matrixbot.Route) (*botParts, error) {
 	// Both Block with the default bound (matrixbot.DefaultQueue, 256
 	// events): lossless, since a membership or key event lost would go
 	// unseen until the next restart; while one is full the router, and so
@@ -99,12 +101,15 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, extra ..
 	tracker := membership.NewTracker(mlog, nil)
 	roster := membership.NewRoster()
 	feed := membership.NewFeed(mlog, tracker, roster, invites)
-	presence := membership.NewPresence(logger.With("component", "presence"), presenceConfig(cfg),
+	pcfg := presenceConfig(cfg)
+	pcfg.Metrics = mp.seats
+	presence := membership.NewPresence(logger.With("component", "presence"), pcfg,
 		membership.NewClientWriter(bot.Client), tracker, roomFacts{roster, invites}, feed.Ready(), nil)
 	keys := e2ee.NewKeyStore(e2ee.KeyStoreOptions{})
-	exchange := newExchange(cfg, logger, bot, tracker, keys)
+	exchange := newExchange(cfg, logger, bot, tracker, keys, mp.e2ee)
 	return &botParts{bot: bot, tracker: tracker, roster: roster, invites: invites, overrides: overrides, feed: feed,
-		presence: presence, router: router, feedIn: feedIn, keysIn: keysIn, keys: keys, exchange: exchange, ice: ice, direct: direct}, nil
+		presence: presence, router: router, feedIn: feedIn, keysIn: keysIn, keys: keys, exchange: exchange, ice: ice,
+		direct: direct, metrics: mp}, nil
 }
 
 // presenceConfig turns the calls section into the presence's typed config

@@ -102,7 +102,7 @@ func newLiveKitEngine(cfg *Config, logger *slog.Logger, bp *botParts, sfu *sfuhe
 		}
 	}
 	// The supervisor sets each call's features.
-	return lklive.New(lklive.EngineConfig{Self: self}, logger.With("component", "livekit"), tokens, bp.keys,
+	return lklive.New(lklive.EngineConfig{Self: self, Metrics: bp.metrics.livekit}, logger.With("component", "livekit"), tokens, bp.keys,
 		engineHealth(sfu)), nil
 }
 

@@ -44,13 +44,14 @@ func delegationStoreNote(cfg *Config) string {
 
 // newDelegation builds the delayed-leave manager, with its store in the
 // data directory when there is one. close releases the store.
-func newDelegation(cfg *Config, logger *slog.Logger, hc *http.Client, rs *lksdk.RoomServiceClient) (
-	m *delegation.Manager, closeStore func(), err error) {
+func newDelegation(cfg *Config, logger *slog.Logger, hc *http.Client, rs *lksdk.RoomServiceClient,
+	metrics *delegation.Metrics) (m *delegation.Manager, closeStore func(), err error) {
 	dcfg := delegation.Config{
 		SanityCheckInterval: cfg.LiveKit.SanityCheckInterval,
 		ReconnectGrace:      cfg.LiveKit.DelegationGrace,
 		RequestTimeout:      cfg.Matrix.RequestTimeout,
 		MaxJobsPerUser:      cfg.LiveKit.DelegationMaxPerUser,
+		Metrics:             metrics,
 	}
 	closeStore = func() {}
 	if dir, _ := delegationStoreDir(cfg); dir != "" {

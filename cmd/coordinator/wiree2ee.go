@@ -12,7 +12,8 @@ import (
 
 // newExchange builds the key exchange of our calls from the e2ee section
 // (validated already).
-func newExchange(cfg *Config, logger *slog.Logger, bot *matrixbot.Bot, tracker *membership.Tracker, store *e2ee.KeyStore) *e2ee.Exchange {
+func newExchange(cfg *Config, logger *slog.Logger, bot *matrixbot.Bot, tracker *membership.Tracker, store *e2ee.KeyStore,
+	metrics *e2ee.Metrics) *e2ee.Exchange {
 	c := cfg.E2EE
 	return e2ee.NewExchange(bot, tracker, store, e2ee.ExchangeOptions{
 		Logger:            logger,
@@ -22,6 +23,7 @@ func newExchange(cfg *Config, logger *slog.Logger, bot *matrixbot.Bot, tracker *
 		Famedly:           &e2ee.Timings{ReuseFor: c.FamedlyReuseFor, UseDelay: c.FamedlyUseDelay, RotateDelay: c.FamedlyRotateDelay},
 		MatrixRTC:         &e2ee.Timings{ReuseFor: c.RTCReuseFor, UseDelay: c.RTCUseDelay, RotateDelay: c.RTCRotateDelay},
 		SendTimeout:       cfg.Matrix.RequestTimeout,
+		Metrics:           metrics,
 	})
 }
 

@@ -30,6 +30,6 @@ func newEnforcer(cfg *Config, logger *slog.Logger, rs lklive.RoomService, bp *bo
 	return lklive.NewEnforcer(logger.With("component", "enforcement"), lklive.EnforcerConfig{
 		Grace: cfg.LiveKit.EnforceGrace, Interval: cfg.LiveKit.EnforceInterval,
 		RequestTimeout: cfg.Matrix.RequestTimeout, OnRoomDeleted: forgetRoom,
-		Names: names, NameRetention: cfg.LiveKit.TokenTTL, Observer: observe,
+		Names: names, NameRetention: cfg.LiveKit.TokenTTL, Observer: observe, Metrics: bp.metrics.livekit,
 	}, rs, bp.tracker, matrixView{bp.roster, bp.feed})
 }

@@ -48,7 +48,7 @@ func newMeshEngine(logger *slog.Logger, bp *botParts, ice func() mesh.ICEConfig)
 	if err != nil {
 		return nil, nil, err
 	}
-	eng := mesh.NewEngine(mesh.EngineConfig{Self: bp.bot.Self, ICE: ice}, logger.With("component", "mesh"),
+	eng := mesh.NewEngine(mesh.EngineConfig{Self: bp.bot.Self, ICE: ice, Metrics: bp.metrics.mesh}, logger.With("component", "mesh"),
 		bp.tracker, meshTransport{bp.bot})
 	feed := func(ctx context.Context) error {
 		for {

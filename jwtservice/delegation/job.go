@@ -280,6 +280,7 @@ func (a *actor) result(r result) {
 
 // restarted handles a restart's answer.
 func (a *actor) restarted(j *job, r csResult, now time.Time) {
+	a.m.cfg.Metrics.answered(opRestart, r.outcome)
 	switch r.outcome {
 	case outcomeOK:
 		j.deadline = now.Add(j.p.DelayTimeout)
@@ -309,6 +310,7 @@ func (a *actor) restarted(j *job, r csResult, now time.Time) {
 
 // sent handles a send's answer.
 func (a *actor) sent(j *job, r csResult, now time.Time) {
+	a.m.cfg.Metrics.answered(opSend, r.outcome)
 	switch r.outcome {
 	case outcomeOK:
 		a.signal(j, sigSent)

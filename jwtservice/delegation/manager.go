@@ -91,6 +91,8 @@ type Config struct {
 	// "Added"); for metrics and tests. It must not block and must not call
 	// the Manager.
 	Observe func(Transition)
+	// Metrics, if set, counts restarts and sends.
+	Metrics *Metrics
 }
 
 func (c Config) withDefaults() (Config, error) {

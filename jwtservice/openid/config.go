@@ -50,6 +50,8 @@ type Config struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Now is the clock for cache expiry; nil means time.Now.
 	Now func() time.Time
+	// Metrics, if set, counts cache lookups and times userinfo checks.
+	Metrics *Metrics
 
 	// allowAddr replaces the SSRF guard's address policy. Only tests in
 	// this package set it (to let test addresses count as public).

@@ -120,7 +120,9 @@ func (v *Verifier) Verify(ctx context.Context, tok Token) (string, error) {
 		return "", fmt.Errorf("openid: verify %s: %w", sn.raw, err)
 	}
 	key := makeTokenKey(sn.raw, tok.AccessToken)
-	if sub, ok := v.tokens.get(key, v.now()); ok {
+	sub, ok := v.tokens.get(key, v.now())
+	v.cfg.Metrics.lookup(ok)
+	if ok {
 		return sub, nil
 	}
 	return v.verifyMiss(ctx, sn, tok, key)
@@ -159,8 +161,9 @@ func (v *Verifier) verifyShared(ctx context.Context, sn serverName, tok Token, k
 		return "", err
 	}
 	defer done()
-	start := v.now()
+	start, began := v.now(), time.Now()
 	sub, err := v.userInfo(sctx, sn, tok.AccessToken)
+	v.cfg.Metrics.userInfoDone(time.Since(began), err)
 	if err != nil {
 		err = redact(err, tok.AccessToken)
 		level := slog.LevelWarn

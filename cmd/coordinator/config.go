@@ -46,7 +46,7 @@ type E2EEConfig struct {
 
 // AdminConfig guards the operators' API (/admin/v1/...).
 type AdminConfig struct {
-	Token     secret.Value `yaml:"token" doc:"Bearer token for the admin API (/admin/v1/...), at least 32 characters of which at least 8 different (e.g. openssl rand -hex 32); the admin API is off when no token is set."`
+	Token     secret.Value `yaml:"token" doc:"Bearer token for the admin API (/admin/v1/...) and the status page (/admin/, whose login form takes it), at least 32 characters of which at least 8 different (e.g. openssl rand -hex 32); the admin API is off when no token is set."`
 	TokenFile string       `yaml:"token_file" doc:"File holding the admin token."`
 	Bind      string       `yaml:"bind" doc:"Listen address of the admin API, host:port: its own listener, never http.bind. Keep it on loopback or a private network."`
 }

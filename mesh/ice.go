@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 
 	"github.com/pion/ice/v4"
@@ -25,8 +26,8 @@ type ICEConfig struct {
 
 // newAPI builds the pion API of one peer: Opus and VP8 only (what every
 // Famedly client sends), the default interceptors (NACK, RTCP reports,
-// TWCC), and the ICE settings of c.
-func (c ICEConfig) newAPI() (*webrtc.API, error) {
+// TWCC), the ICE settings of c, and pion's logs in log.
+func (c ICEConfig) newAPI(log *slog.Logger) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"},
 		{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
@@ -44,7 +45,7 @@ func (c ICEConfig) newAPI() (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, fmt.Errorf("mesh: interceptors: %w", err)
 	}
-	var s webrtc.SettingEngine
+	s := webrtc.SettingEngine{LoggerFactory: pionLogs{log}}
 	if c.PortMin != 0 || c.PortMax != 0 {
 		if err := s.SetEphemeralUDPPortRange(c.PortMin, c.PortMax); err != nil {
 			return nil, fmt.Errorf("mesh: port range: %w", err)

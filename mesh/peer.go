@@ -240,7 +240,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	}
 	defer close(p.done)
 	defer p.ended.Store(true)
-	api, err := p.cfg.ICE.newAPI()
+	api, err := p.cfg.ICE.newAPI(p.log)
 	if err != nil {
 		p.setResult(End{Reason: ReasonUnknownError})
 		return err

@@ -27,6 +27,8 @@ func runRegisterUser(ctx context.Context, args []string, getenv func(string) str
 	passwordFile := fs.String("password-file", "", "file holding the password; without it a random one is made and printed")
 	admin := fs.Bool("admin", false, "make the user a homeserver admin")
 	existsOK := fs.Bool("exists-ok", false, "succeed when the user already exists")
+	reset := fs.Bool("reset-password", false, "with --exists-ok and --password-file: give an existing user that password (through a throwaway admin; needs matrix.server_name or --server-name)")
+	serverName := fs.String("server-name", "", "the homeserver's server name (overrides the config)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,6 +47,9 @@ func runRegisterUser(ctx context.Context, args []string, getenv func(string) str
 		if *hs == "" {
 			*hs = cfg.Matrix.HomeserverURL
 		}
+		if *serverName == "" {
+			*serverName = cfg.Matrix.ServerName
+		}
 	}
 	if *secretFile != "" {
 		b, err := os.ReadFile(*secretFile)
@@ -58,6 +63,10 @@ func runRegisterUser(ctx context.Context, args []string, getenv func(string) str
 		return errUsage
 	}
 
+	if *reset && (!*existsOK || *passwordFile == "" || *serverName == "") {
+		fmt.Fprintln(stderr, "register-user: --reset-password needs --exists-ok, --password-file and a server name")
+		return errUsage
+	}
 	password, generated := secret.Value(""), false
 	if *passwordFile != "" {
 		b, err := os.ReadFile(*passwordFile)
@@ -73,6 +82,13 @@ func runRegisterUser(ctx context.Context, args []string, getenv func(string) str
 	defer cancel()
 	u, err := sharedsecret.Register(ctx, &http.Client{}, *hs, shared, *user, password, *admin)
 	switch {
+	case errors.Is(err, sharedsecret.ErrUserInUse) && *existsOK && *reset:
+		full := "@" + *user + ":" + *serverName
+		if err := sharedsecret.SetPassword(ctx, &http.Client{}, *hs, shared, full, password); err != nil {
+			return fmt.Errorf("register-user: %w", err)
+		}
+		fmt.Fprintf(stdout, "user %s already exists; its password is now the one in %s\n", full, *passwordFile)
+		return nil
 	case errors.Is(err, sharedsecret.ErrUserInUse) && *existsOK:
 		fmt.Fprintf(stdout, "user %s already exists\n", *user)
 		return nil

@@ -38,7 +38,7 @@ func Register(ctx context.Context, hc *http.Client, hsURL string, shared secret.
 	var nonce struct {
 		Nonce string `json:"nonce"`
 	}
-	if err := call(ctx, hc, http.MethodGet, endpoint, nil, &nonce); err != nil {
+	if err := call(ctx, hc, http.MethodGet, endpoint, "", nil, &nonce); err != nil {
 		return nil, err
 	}
 	kind := "notadmin"
@@ -59,18 +59,23 @@ func Register(ctx context.Context, hc *http.Client, hsURL string, shared secret.
 		AccessToken string `json:"access_token"`
 		DeviceID    string `json:"device_id"`
 	}
-	if err := call(ctx, hc, http.MethodPost, endpoint, body, &resp); err != nil {
+	if err := call(ctx, hc, http.MethodPost, endpoint, "", body, &resp); err != nil {
 		return nil, err
 	}
 	return &User{UserID: resp.UserID, AccessToken: secret.Value(resp.AccessToken), DeviceID: resp.DeviceID}, nil
 }
 
-func call(ctx context.Context, hc *http.Client, method, url string, body []byte, out any) error {
+// call sends body (JSON) with token as its bearer when there is one and
+// decodes a 200 answer into out.
+func call(ctx context.Context, hc *http.Client, method, url string, token secret.Value, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("sharedsecret: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if !token.IsZero() {
+		req.Header.Set("Authorization", "Bearer "+token.Reveal())
+	}
 	res, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("sharedsecret: %s %s: %w", method, url, err)

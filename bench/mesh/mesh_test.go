@@ -4,8 +4,9 @@
 // LiveKit (SWITCHBOARD_CALLS_JOIN=all, SWITCHBOARD_CALLS_FEATURES=echo, the
 // echo delay from SWB_ECHO_DELAY, default 100ms, calls.direct echo,
 // SWITCHBOARD_MESH_LOOPBACK_ONLY). The other side is independent test
-// devices written with pion and the test Olm devices of internal/testenv,
-// speaking the wire JSON of famedly-voip.md; nothing here imports mesh/.
+// devices written with pion and the test Olm devices of internal/testenv
+// (internal/testenv/callwire), speaking the wire JSON of famedly-voip.md;
+// nothing here imports mesh/.
 // SWB_MESH_COORDINATOR names a coordinator binary to run instead of
 // building the working tree's. It has only benchmarks, so go test (and
 // make test) never runs it:
@@ -17,11 +18,9 @@
 package meshbench
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -67,29 +66,37 @@ func BenchmarkMeshFirstAudio(b *testing.B) {
 	var toBot []time.Duration
 	for i := range b.N {
 		room := meshRoom(b, env, co, ccs)
-		peers := make([]*meshPeer, len(ccs))
+		peers := make([]*callwire.Peer, len(ccs))
+		joined := make([]time.Time, len(ccs)) // just before the membership was sent
 		for j, cc := range ccs {
-			peers[j] = newMeshPeer(b, cc, api, room, meshNames[j], fmt.Sprintf("s%d-%s", i, meshNames[j]), 50*time.Millisecond)
-			peers[j].join()
+			peers[j] = callwire.NewPeer(b, cc, api, callwire.PeerConfig{Name: meshNames[j], Room: room, Poll: 50 * time.Millisecond})
+			joined[j] = time.Now()
+			peers[j].Join(fmt.Sprintf("s%d-%s", i, meshNames[j]))
 		}
-		for _, p := range peers {
-			p.start(co.bot)
+		for j, p := range peers {
+			p.LearnBot(co.bot)
+			if j == 0 {
+				toBot = append(toBot, time.Since(joined[0]))
+			}
+			p.Run()
+			if p.Calling() {
+				p.Call()
+			}
 		}
-		toBot = append(toBot, peers[0].botSeen.Sub(peers[0].joinedAt))
 		var line []string
-		for _, p := range peers {
-			if !p.waitEcho(missAfter) {
-				misses[p.calling()]++
-				line = append(line, fmt.Sprintf("%s none within %v (%s)", p.name, missAfter, p.state()))
+		for j, p := range peers {
+			if !waitEcho(p, missAfter) {
+				misses[p.Calling()]++
+				line = append(line, fmt.Sprintf("%s none within %v (%s)", p.Name(), missAfter, p.State()))
 				continue
 			}
-			d := p.voice().firstEcho().Sub(p.joinedAt)
-			firsts[p.calling()] = append(firsts[p.calling()], d)
-			line = append(line, fmt.Sprintf("%s %v", p.name, d.Round(time.Millisecond)))
+			d := p.Voice().FirstEcho().Sub(joined[j])
+			firsts[p.Calling()] = append(firsts[p.Calling()], d)
+			line = append(line, fmt.Sprintf("%s %v", p.Name(), d.Round(time.Millisecond)))
 		}
 		b.Logf("call %d (%s): membership sent to first echo: %s; load %s", i+1, room, strings.Join(line, ", "), loadAvg())
 		for _, p := range peers {
-			p.stop()
+			stop(p)
 		}
 	}
 	b.Logf("echo delay %v (included in the times)", delay)
@@ -110,16 +117,16 @@ func BenchmarkMeshLoad(b *testing.B) {
 	steps := benchrun.Steps(b, "SWB_MESH_PEERS", "3,6,12,24")
 	co := startCoordinator(b, env, echoDelay(b))
 	api := pionAPI(b)
-	var peers []*meshPeer
+	var peers []*callwire.Peer
 	defer func() {
 		for _, p := range peers {
-			p.stop()
+			stop(p)
 		}
 	}()
-	voices := func() []*voice {
-		vs := make([]*voice, len(peers))
+	voices := func() []*callwire.Voice {
+		vs := make([]*callwire.Voice, len(peers))
 		for i, p := range peers {
-			vs[i] = p.voice()
+			vs[i] = p.Voice()
 		}
 		return vs
 	}
@@ -132,23 +139,23 @@ func BenchmarkMeshLoad(b *testing.B) {
 				ccs[i] = env.NewCryptoClient(b, env.RegisterUser(b, name))
 			}
 			room := meshRoom(b, env, co, ccs)
-			room3 := make([]*meshPeer, len(ccs))
+			room3 := make([]*callwire.Peer, len(ccs))
 			for i, cc := range ccs {
-				room3[i] = newMeshPeer(b, cc, api, room, meshNames[i], "s-"+meshNames[i], time.Second)
-				room3[i].join()
+				room3[i] = callwire.NewPeer(b, cc, api, callwire.PeerConfig{Name: meshNames[i], Room: room, Poll: time.Second})
+				room3[i].Join("s-" + meshNames[i])
 			}
 			for _, p := range room3 {
-				p.start(co.bot)
+				p.Start(co.bot)
 			}
 			for _, p := range room3 {
 				// A call that got no answer is placed again (a dropped
 				// invite would else hold the setup up for its lifetime).
-				for try := 1; !p.waitEcho(10 * time.Second); try++ {
-					if try == 3 || !p.calling() {
-						b.Fatalf("no echo: %s", p.state())
+				for try := 1; !waitEcho(p, 10*time.Second); try++ {
+					if try == 3 || !p.Calling() {
+						b.Fatalf("no echo: %s", p.State())
 					}
-					b.Logf("%s: no echo within 10 s (%s): calling again", p.name, p.state())
-					p.call()
+					b.Logf("%s: no echo within 10 s (%s): calling again", p.Name(), p.State())
+					p.Call()
 				}
 			}
 			peers = append(peers, room3...)
@@ -170,19 +177,17 @@ func BenchmarkDirectEchoLoad(b *testing.B) {
 	steps := benchrun.Steps(b, "SWB_DIRECT_CALLS", "10,25,50,75")
 	co := startCoordinator(b, env, echoDelay(b))
 	api := pionAPI(b)
-	ctx, cancel := context.WithCancel(b.Context())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
-	var voices []*voice
+	var voices []*callwire.Voice
 	var ns, cpus, rsss []float64
 	logHeader(b, "calls")
 	for _, n := range append([]int{0}, steps...) {
 		for len(voices) < n {
 			c := newDMCaller(b, env, api, co.bot, len(voices))
-			c.call(b)
-			c.v.play(ctx, &wg)
-			benchrun.WaitUntil(b, hang, "the echo of 1:1 call "+strconv.Itoa(len(voices)), func() bool { return !c.v.firstEcho().IsZero() })
-			voices = append(voices, c.v)
+			c.Call()
+			v := c.Voice()
+			v.Play()
+			benchrun.WaitUntil(b, hang, "the echo of 1:1 call "+strconv.Itoa(len(voices)), func() bool { return !v.FirstEcho().IsZero() })
+			voices = append(voices, v)
 		}
 		cpu, mib := measure(b, co, n, voices)
 		if n > 0 {
@@ -190,6 +195,35 @@ func BenchmarkDirectEchoLoad(b *testing.B) {
 		}
 	}
 	reportSlopes(b, "call", ns, cpus, rsss)
+}
+
+// waitEcho waits up to limit for the first of p's packets to come back.
+func waitEcho(p *callwire.Peer, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for v := p.Voice(); v == nil || v.FirstEcho().IsZero(); v = p.Voice() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// stop ends p's goroutines and connection and leaves the call.
+func stop(p *callwire.Peer) {
+	p.Close()
+	p.Leave()
+}
+
+// newDMCaller registers a user, makes an encrypted room with it and the
+// bot (joined) and a caller of the bot in it whose offer carries its
+// candidates (callwire.DMCaller), connection "dm<n>".
+func newDMCaller(b *testing.B, env *testenv.Env, api *webrtc.API, bot id.UserID, n int) *callwire.DMCaller {
+	u := env.RegisterUser(b, "dm")
+	cc := env.NewCryptoClient(b, u)
+	room := env.CreateEncryptedRoom(b, cc)
+	inviteBot(b, u, room, bot)
+	return callwire.NewDMCaller(b, cc, api, room, bot, fmt.Sprintf("dm%d", n), false)
 }
 
 // meshRoom makes an encrypted room of the devices' users with the bot
@@ -200,8 +234,13 @@ func meshRoom(b *testing.B, env *testenv.Env, co *coordinator, ccs []*testenv.Cr
 		others = append(others, cc.User)
 	}
 	room := env.CreateEncryptedRoom(b, ccs[0], others...)
-	u := ccs[0].User
-	if _, err := u.Client.InviteUser(b.Context(), room, &mautrix.ReqInviteUser{UserID: co.bot}); err != nil {
+	inviteBot(b, ccs[0].User, room, co.bot)
+	return room
+}
+
+// inviteBot has u invite the bot into room and waits until it joined.
+func inviteBot(b *testing.B, u *testenv.User, room id.RoomID, bot id.UserID) {
+	if _, err := u.Client.InviteUser(b.Context(), room, &mautrix.ReqInviteUser{UserID: bot}); err != nil {
 		b.Fatal(err)
 	}
 	benchrun.WaitUntil(b, hang, "the bot in the room", func() bool {
@@ -210,10 +249,9 @@ func meshRoom(b *testing.B, env *testenv.Env, co *coordinator, ccs []*testenv.Cr
 		if err != nil {
 			return false
 		}
-		_, in := m.Joined[co.bot]
+		_, in := m.Joined[bot]
 		return in
 	})
-	return room
 }
 
 func pionAPI(b *testing.B) *webrtc.API {
@@ -233,12 +271,12 @@ func logHeader(b *testing.B, what string) {
 // voices sent in it and, 1 s after it (for the echo delay), how many of
 // those came back. It logs a line and returns the coordinator's CPU (% of
 // one core) and RSS (MiB).
-func measure(b *testing.B, co *coordinator, n int, voices []*voice) (cpu, mib float64) {
+func measure(b *testing.B, co *coordinator, n int, voices []*callwire.Voice) (cpu, mib float64) {
 	const window = 10 * time.Second
 	time.Sleep(2 * time.Second)
 	from := make([]int, len(voices))
 	for i, v := range voices {
-		from[i] = v.mark()
+		from[i] = v.Sent()
 	}
 	c0, s0, start := co.usage(b), benchrun.ProcUsage(b, "self"), time.Now()
 	time.Sleep(window)
@@ -246,16 +284,15 @@ func measure(b *testing.B, co *coordinator, n int, voices []*voice) (cpu, mib fl
 	secs := time.Since(start).Seconds()
 	to := make([]int, len(voices))
 	for i, v := range voices {
-		to[i] = v.mark()
+		to[i] = v.Sent()
 	}
 	time.Sleep(time.Second)
 	var sent, echoed, foreign int
 	for i, v := range voices {
 		sent += to[i] - from[i]
-		echoed += v.echoed(from[i], to[i])
-		v.mu.Lock()
-		foreign += v.other
-		v.mu.Unlock()
+		echoed += v.Echoed(from[i], to[i])
+		h := v.Heard()
+		foreign += h.Foreign + h.Unmarked
 	}
 	lost := 0.0
 	if sent > 0 {

@@ -1,205 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 	"maunium.net/go/mautrix/event"
-	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/logbuf"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/callwire"
 )
-
-// dmCaller is an independent 1:1 caller for the tests: its own Olm device
-// and a pion connection, signalled with Megolm-encrypted m.call.* room
-// events written from the reference (famedly-voip.md §4.3). It plays Opus
-// packets marked with its name and counts those that come back.
-type dmCaller struct {
-	t      *testing.T
-	cc     *testenv.CryptoClient
-	room   id.RoomID
-	bot    id.UserID
-	callID string
-	party  string
-	marker []byte
-	pc     *webrtc.PeerConnection
-	track  *webrtc.TrackLocalStaticRTP
-
-	mu        sync.Mutex
-	cands     []webrtc.ICECandidateInit
-	gathered  chan struct{}
-	applied   map[id.EventID]bool
-	heard     atomic.Int64
-	connected chan struct{}
-	wg        sync.WaitGroup
-}
-
-func newDMCaller(t *testing.T, cc *testenv.CryptoClient, room id.RoomID, bot id.UserID) *dmCaller {
-	t.Helper()
-	pc, err := loopbackPionAPI(t).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
-		"audio-dm", "stream-dm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.AddTrack(track); err != nil {
-		t.Fatal(err)
-	}
-	c := &dmCaller{t: t, cc: cc, room: room, bot: bot, pc: pc, track: track,
-		callID: fmt.Sprintf("%ddmcaller%d", time.Now().UnixMilli(), time.Now().UnixNano()%1e6),
-		party:  "dm-party-" + string(cc.DeviceID()), marker: []byte("mark-dm-"),
-		gathered: make(chan struct{}), applied: map[id.EventID]bool{}, connected: make(chan struct{})}
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand == nil {
-			close(c.gathered)
-			return
-		}
-		c.mu.Lock()
-		c.cands = append(c.cands, cand.ToJSON())
-		c.mu.Unlock()
-	})
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateConnected {
-			close(c.connected)
-		}
-	})
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			pkt, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			if bytes.Contains(pkt.Payload, c.marker) {
-				c.heard.Add(1)
-			}
-		}
-	})
-	t.Cleanup(func() {
-		_ = pc.Close()
-		c.wg.Wait()
-	})
-	return c
-}
-
-// send emits one m.call.* event of our call, Megolm-encrypted.
-func (c *dmCaller) send(kind string, body map[string]any) {
-	c.t.Helper()
-	body["call_id"], body["party_id"], body["version"] = c.callID, c.party, "1"
-	typ := event.Type{Type: "m.call." + kind, Class: event.MessageEventType}
-	if _, err := c.cc.SendRoomEncrypted(c.t.Context(), c.room, typ, body, c.cc.User.ID, c.bot); err != nil {
-		c.t.Fatalf("send %s: %v", kind, err)
-	}
-}
-
-// invite offers the call to the bot, then trickles our candidates.
-func (c *dmCaller) invite() {
-	c.t.Helper()
-	offer, err := c.pc.CreateOffer(nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if err := c.pc.SetLocalDescription(offer); err != nil {
-		c.t.Fatal(err)
-	}
-	c.send("invite", map[string]any{
-		"lifetime": 60000, "offer": map[string]any{"sdp": offer.SDP, "type": "offer"}, "invitee": c.bot.String(),
-		"capabilities":                           map[string]any{"m.call.transferee": false, "m.call.dtmf": false},
-		"org.matrix.msc3077.sdp_stream_metadata": map[string]any{"stream-dm": map[string]any{"purpose": "m.usermedia", "audio_muted": false, "video_muted": true}},
-	})
-	<-c.gathered
-	c.mu.Lock()
-	cands := make([]any, 0, len(c.cands)+1)
-	for _, ci := range c.cands {
-		cands = append(cands, map[string]any{"candidate": ci.Candidate, "sdpMid": *ci.SDPMid, "sdpMLineIndex": *ci.SDPMLineIndex})
-	}
-	c.mu.Unlock()
-	cands = append(cands, map[string]any{"candidate": "", "sdpMid": "0", "sdpMLineIndex": 0}) // end of candidates
-	c.send("candidates", map[string]any{"candidates": cands})
-}
-
-// content is a bot's call event of our call, read as we read the room:
-// it must have come Megolm-encrypted.
-func (c *dmCaller) content(re testenv.RoomEvent, kind string) map[string]any {
-	if re.Evt.Sender != c.bot || re.Evt.Type.Type != "m.call."+kind {
-		return nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(re.Evt.Content.VeryRaw, &m); err != nil || m["call_id"] != c.callID {
-		return nil
-	}
-	if !re.Encrypted {
-		c.t.Errorf("the bot's %s came in plaintext in an encrypted room", kind)
-	}
-	return m
-}
-
-// connect takes the bot's answer, then its candidates until the
-// connection is up.
-func (c *dmCaller) connect() {
-	c.t.Helper()
-	c.cc.FindRoomEvent(c.t, time.Minute, c.room, func(re testenv.RoomEvent) bool {
-		m := c.content(re, "answer")
-		if m == nil {
-			return false
-		}
-		a, _ := m["answer"].(map[string]any)
-		sdp, _ := a["sdp"].(string)
-		if a["type"] != "answer" {
-			c.t.Fatalf("answer of type %v", a["type"])
-		}
-		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
-			c.t.Fatalf("the bot's answer: %v", err)
-		}
-		return true
-	})
-	c.cc.FindRoomEvent(c.t, time.Minute, c.room, func(re testenv.RoomEvent) bool {
-		if m := c.content(re, "candidates"); m != nil && !c.applied[re.Evt.ID] {
-			c.applied[re.Evt.ID] = true
-			if err := addWireCandidates(c.pc, m["candidates"]); err != nil {
-				c.t.Errorf("the bot's candidates: %v", err)
-			}
-		}
-		select {
-		case <-c.connected:
-			return true
-		default:
-			return false
-		}
-	})
-}
-
-// play sends marked Opus packets every 20 ms until stop closes.
-func (c *dmCaller) play(stop <-chan struct{}) {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for seq := uint16(1); ; seq++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			payload := fmt.Appendf(append([]byte{0xfc}, c.marker...), "%06d", seq)
-			_ = c.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq,
-				Timestamp: uint32(seq) * 960}, Payload: payload})
-		}
-	}()
-}
 
 // TestDirectEchoCall: a user calls the bot in an encrypted DM with a
 // Megolm-encrypted m.call.invite; the bot answers (encrypted), trickles its
@@ -233,17 +47,15 @@ func TestDirectEchoCall(t *testing.T) {
 		return l.Msg == "mesh: TURN servers from the homeserver"
 	})
 
-	caller := newDMCaller(t, ac, room, bot)
-	caller.invite()
-	caller.connect()
-	stop := make(chan struct{})
-	defer close(stop)
-	caller.play(stop)
-	waitFor(t, 30*time.Second, "the caller hears its own audio echoed", func() bool { return caller.heard.Load() >= 25 })
+	// The caller trickles its candidates after the invite.
+	caller := callwire.NewDMCaller(t, ac, pionAPI(t), room, bot, "dm", true)
+	caller.Call()
+	caller.Voice().Play()
+	waitFor(t, 30*time.Second, "the caller hears its own audio echoed", func() bool { return caller.Voice().Heard().Own >= 25 })
 
-	caller.send("hangup", map[string]any{"reason": "user_hangup"})
+	caller.Send("hangup", map[string]any{"reason": "user_hangup"})
 	waitForLog(t, &logs, "the bot's side of the call ends on the caller's hangup", func(l directLog) bool {
-		return l.Msg == "direct call: ended" && l.Call == caller.callID && l.Reason == "user_hangup" && l.Remote
+		return l.Msg == "direct call: ended" && l.Call == caller.CallID() && l.Reason == "user_hangup" && l.Remote
 	})
 
 	// A plain invite in a room of three is never answered.
@@ -253,7 +65,7 @@ func TestDirectEchoCall(t *testing.T) {
 	callID := fmt.Sprintf("%dbigroom", time.Now().UnixMilli())
 	if _, err := alice.Client.SendMessageEvent(t.Context(), big, event.Type{Type: "m.call.invite", Class: event.MessageEventType},
 		map[string]any{"call_id": callID, "party_id": "p", "version": "1", "lifetime": 60000,
-			"offer": map[string]any{"sdp": caller.pc.LocalDescription().SDP, "type": "offer"}}); err != nil {
+			"offer": map[string]any{"sdp": caller.Voice().PC().LocalDescription().SDP, "type": "offer"}}); err != nil {
 		t.Fatal(err)
 	}
 	waitForLog(t, &logs, "the invite in a room of three refused", func(l directLog) bool {

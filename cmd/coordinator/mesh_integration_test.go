@@ -5,10 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
+	"github.com/switchboard-rtc/switchboard/internal/testenv/callwire"
 )
 
 // meshView is GET /admin/v1/mesh as the tests read it.
@@ -35,43 +37,39 @@ func TestMeshEcho(t *testing.T) {
 	env := testenv.Require(t)
 	addr, bot, _, peers := meshRig(t, env, nil, "alice", "bob", "zed") // "@zed" > "@switchboard": the bot calls
 	for _, p := range peers {
-		p.start(bot)
+		p.Start(bot)
 	}
 	zed := peers[2]
 	for _, p := range peers {
-		waitFor(t, 60*time.Second, p.name+" hearing its own packets echoed", func() bool { return p.heardOwn.Load() > 50 })
+		waitFor(t, 60*time.Second, p.Name()+" hearing its own packets echoed", func() bool { return p.Heard().Own > 50 })
 	}
 	waitFor(t, 30*time.Second, "the admin view showing three connected peers", func() bool {
 		v := adminGet[meshView](t, addr, "/admin/v1/mesh")
 		return len(v.Calls) == 1 && v.Calls[0].State == "connected 3/3 peers"
 	})
 	for _, p := range peers {
-		if n := p.heardForeign.Load(); n != 0 {
-			t.Errorf("%s heard %d packets of another device: the echo must go to its sender only", p.name, n)
+		if n := p.Heard().Foreign; n != 0 {
+			t.Errorf("%s heard %d packets of another device: the echo must go to its sender only", p.Name(), n)
 		}
 	}
 
 	// A stale session: zed rejoins with a new membershipID.
-	zed.mu.Lock()
-	old := zed.callID
-	zed.mu.Unlock()
-	zed.join("session-zed-2")
+	old := zed.CallID()
+	zed.Join("session-zed-2")
 	deadline := time.After(60 * time.Second)
 	for hungUp := false; !hungUp; {
 		select {
-		case id := <-zed.hangups:
+		case id := <-zed.Hangups():
 			hungUp = id == old
 		case <-deadline:
 			t.Fatalf("the bot did not hang up zed's call of the old session")
 		}
 	}
-	zed.heardOwn.Store(0)
+	base := zed.Heard().Own
 	waitFor(t, 60*time.Second, "zed's new session called and echoed", func() bool {
-		zed.mu.Lock()
-		defer zed.mu.Unlock()
-		return zed.callID != old && zed.heardOwn.Load() > 50
+		return zed.CallID() != old && zed.Heard().Own > base+50
 	})
-	if n := zed.heardForeign.Load(); n != 0 {
+	if n := zed.Heard().Foreign; n != 0 {
 		t.Errorf("zed heard %d packets of another device", n)
 	}
 }
@@ -79,7 +77,7 @@ func TestMeshEcho(t *testing.T) {
 // meshRig starts the coordinator (calls.join all, echo, loopback-only ICE)
 // and makes one mesh peer per name, all in one encrypted room with the bot,
 // each joined to its mesh call with session "session-NAME-1".
-func meshRig(t *testing.T, env *testenv.Env, extra map[string]string, names ...string) (addr string, bot id.UserID, room id.RoomID, peers []*meshPeer) {
+func meshRig(t *testing.T, env *testenv.Env, extra map[string]string, names ...string) (addr string, bot id.UserID, room id.RoomID, peers []*callwire.Peer) {
 	t.Helper()
 	cfg, bot := botEnv(t, env)
 	maps.Copy(cfg, extra)
@@ -90,32 +88,33 @@ func meshRig(t *testing.T, env *testenv.Env, extra map[string]string, names ...s
 	cfg["SWITCHBOARD_CALLS_ECHO_DELAY"] = "1ms"
 	cfg["SWITCHBOARD_MESH_LOOPBACK_ONLY"] = "true"
 	addr, _ = startServe(t, cfg)
-	for _, name := range names {
-		peers = append(peers, newMeshPeer(t, env, name, env.RegisterUser(t, name)))
+	ccs := make([]*testenv.CryptoClient, len(names))
+	others := make([]*testenv.User, 0, len(names)-1)
+	for i, name := range names {
+		ccs[i] = env.NewCryptoClient(t, env.RegisterUser(t, name))
+		if i > 0 {
+			others = append(others, ccs[i].User)
+		}
 	}
-	others := make([]*testenv.User, 0, len(peers)-1)
-	for _, p := range peers[1:] {
-		others = append(others, p.cc.User)
-	}
-	room = env.CreateEncryptedRoom(t, peers[0].cc, others...)
-	inviteBot(t, peers[0].cc.User, room, bot)
-	for _, p := range peers {
-		p.room = room
-		p.join("session-" + p.name + "-1")
+	room = env.CreateEncryptedRoom(t, ccs[0], others...)
+	inviteBot(t, ccs[0].User, room, bot)
+	api := pionAPI(t)
+	for i, name := range names {
+		p := callwire.NewPeer(t, ccs[i], api, callwire.PeerConfig{Name: name, Room: room})
+		p.Join("session-" + name + "-1")
+		peers = append(peers, p)
 	}
 	return addr, bot, room, peers
 }
 
-// start learns the bot's device and session, runs the peer and plays;
-// a peer whose key is smaller than the bot's calls it.
-func (p *meshPeer) start(bot id.UserID) {
-	p.t.Helper()
-	p.learnBot(bot)
-	p.run()
-	p.play()
-	if p.key() < bot.String()+":"+string(p.botDevice) {
-		p.call()
+// pionAPI is callwire's loopback-only pion API.
+func pionAPI(t *testing.T) *webrtc.API {
+	t.Helper()
+	api, err := callwire.LoopbackAPI()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return api
 }
 
 // TestMeshEarlyCandidates (#14): a device sends its candidates before its
@@ -126,9 +125,9 @@ func TestMeshEarlyCandidates(t *testing.T) {
 	env := testenv.Require(t)
 	_, bot, _, peers := meshRig(t, env, nil, "amy")
 	amy := peers[0]
-	amy.early = true
-	amy.start(bot)
-	waitFor(t, 60*time.Second, "amy hearing her own packets echoed", func() bool { return amy.heardOwn.Load() > 50 })
+	amy.SetEarly(true)
+	amy.Start(bot)
+	waitFor(t, 60*time.Second, "amy hearing her own packets echoed", func() bool { return amy.Heard().Own > 50 })
 }
 
 // TestMeshAnnounce (#14): with echo and announce, a mesh peer hears the
@@ -141,9 +140,10 @@ func TestMeshAnnounce(t *testing.T) {
 	_, bot, _, peers := meshRig(t, env, map[string]string{"SWITCHBOARD_CALLS_FEATURES": "echo,announce",
 		"SWITCHBOARD_CALLS_SOUNDS_DIR": sounds, "SWITCHBOARD_CALLS_ANNOUNCE": "welcome"}, "amy")
 	amy := peers[0]
-	amy.start(bot)
+	amy.Start(bot)
 	waitFor(t, 60*time.Second, "amy hearing the announce sound and her echo", func() bool {
-		return amy.heardUnmarked.Load() > 50 && amy.heardOwn.Load() > 50
+		h := amy.Heard()
+		return h.Unmarked > 50 && h.Own > 50
 	})
 }
 
@@ -159,9 +159,9 @@ func TestMeshRecord(t *testing.T) {
 	addr, bot, _, peers := meshRig(t, env, map[string]string{"SWITCHBOARD_CALLS_FEATURES": "record",
 		"SWITCHBOARD_CALLS_RECORD_DIR": dir}, "amy")
 	amy := peers[0]
-	amy.start(bot)
+	amy.Start(bot)
 	waitFor(t, 60*time.Second, "amy's audio written by the recorder", func() bool {
-		n, _ := recordLineStats(t, addr, amy.key(), "audio")["written"].(float64)
+		n, _ := recordLineStats(t, addr, amy.Key(), "audio")["written"].(float64)
 		return n > 50
 	})
 	v := adminGet[struct {
@@ -182,21 +182,21 @@ func TestMeshRecord(t *testing.T) {
 func TestMeshGlare(t *testing.T) {
 	env := testenv.Require(t)
 	addr, bot, room, peers := meshRig(t, env, nil, "amy")
-	peers[0].start(bot)
-	zed := newMeshPeer(t, env, "zed", env.RegisterUser(t, "zed"))
-	if _, err := peers[0].cc.Client.InviteUser(t.Context(), room, &mautrix.ReqInviteUser{UserID: zed.cc.User.ID}); err != nil {
+	peers[0].Start(bot)
+	zu := env.RegisterUser(t, "zed")
+	zc := env.NewCryptoClient(t, zu)
+	if _, err := peers[0].User().Client.InviteUser(t.Context(), room, &mautrix.ReqInviteUser{UserID: zu.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := zed.cc.Client.JoinRoomByID(t.Context(), room); err != nil {
+	if _, err := zc.Client.JoinRoomByID(t.Context(), room); err != nil {
 		t.Fatal(err)
 	}
-	zed.room = room
-	zed.learnBot(bot) // from amy's call, before zed is a member
-	zed.run()
-	zed.play()
-	zed.join("session-zed-1")
-	zed.call()
-	waitFor(t, 60*time.Second, "zed hearing its own packets echoed", func() bool { return zed.heardOwn.Load() > 50 })
+	zed := callwire.NewPeer(t, zc, pionAPI(t), callwire.PeerConfig{Name: "zed", Room: room})
+	zed.LearnBot(bot) // from amy's call, before zed is a member
+	zed.Run()
+	zed.Join("session-zed-1")
+	zed.Call()
+	waitFor(t, 60*time.Second, "zed hearing its own packets echoed", func() bool { return zed.Heard().Own > 50 })
 	waitFor(t, 30*time.Second, "two connected peers in the admin view", func() bool {
 		v := adminGet[meshView](t, addr, "/admin/v1/mesh")
 		return len(v.Calls) == 1 && v.Calls[0].State == "connected 2/2 peers"

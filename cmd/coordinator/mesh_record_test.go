@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-	pionmedia "github.com/pion/webrtc/v4/pkg/media"
-
+	"github.com/switchboard-rtc/switchboard/internal/testenv/callwire"
 	"github.com/switchboard-rtc/switchboard/media"
 )
 
@@ -34,87 +32,6 @@ func recordLineStats(t *testing.T, addr, participant, kind string) map[string]an
 	return nil
 }
 
-// setMuted says our audio is muted (or not) in sdp_stream_metadata_changed.
-func (p *meshPeer) setMuted(muted bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.muted = muted
-	p.send("sdp_stream_metadata_changed", map[string]any{"org.matrix.msc3077.sdp_stream_metadata": p.metadata()})
-}
-
-// renegotiate offers our changed tracks in a negotiate event (the
-// answer comes back as one, see handle). Called with mu held.
-func (p *meshPeer) renegotiate() {
-	sdp := p.local(true)
-	p.send("negotiate", map[string]any{"lifetime": 10000, "description": map[string]any{"sdp": sdp, "type": "offer"},
-		"org.matrix.msc3077.sdp_stream_metadata": p.metadata()})
-}
-
-// startScreen adds a screen share (VP8 on a stream of its own, purpose
-// m.screenshare) by renegotiation and plays key frames on it until stop.
-func (p *meshPeer) startScreen(stop <-chan struct{}) {
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8},
-		"screen-video-"+p.name, "screen-"+p.name)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	if p.screen, err = p.pc.AddTrack(track); err != nil {
-		p.t.Fatal(err)
-	}
-	p.renegotiate()
-	p.mu.Unlock()
-	keyFrame := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00, 0xaa, 0xbb} // 320x240
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		tick := time.NewTicker(33 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-p.t.Context().Done():
-				return
-			case <-tick.C:
-				_ = track.WriteSample(pionmedia.Sample{Data: keyFrame, Duration: 33 * time.Millisecond})
-			}
-		}
-	}()
-}
-
-// stopScreen removes the screen share by renegotiation.
-func (p *meshPeer) stopScreen() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.pc.RemoveTrack(p.screen); err != nil {
-		p.t.Errorf("%s: remove the screen share: %v", p.name, err)
-	}
-	p.screen = nil
-	p.renegotiate()
-}
-
-// replaceAudio puts a new Opus track on our audio sender (a microphone
-// switch: no renegotiation) and plays on it from now on, tagged with tag;
-// the RTP sequence numbers and timestamps go on (play's counters).
-func (p *meshPeer) replaceAudio(tag []byte) {
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
-		"audio-2-"+p.name, "stream-"+p.name)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, s := range p.pc.GetSenders() {
-		if s.Track() == p.track {
-			if err := s.ReplaceTrack(track); err != nil {
-				p.t.Fatalf("%s: replace track: %v", p.name, err)
-			}
-		}
-	}
-	p.track, p.tag = track, tag
-}
-
 // recordMuteShareSwitch goes on with TestMeshRecord's call (amy's audio
 // recorded into dir): amy mutes and unmutes her audio
 // (sdp_stream_metadata_changed), switches her microphone (a replaced
@@ -123,24 +40,24 @@ func (p *meshPeer) replaceAudio(tag []byte) {
 // audio source, the audio in one segment whose file holds the packets of
 // both tracks, and the screen share as a segment (an IVF file with frames)
 // of its own with purpose m.screenshare.
-func recordMuteShareSwitch(t *testing.T, addr, dir string, amy *meshPeer) {
+func recordMuteShareSwitch(t *testing.T, addr, dir string, amy *callwire.Peer) {
 	written := func(kind string) (n float64, segments float64) {
-		m := recordLineStats(t, addr, amy.key(), kind)
+		m := recordLineStats(t, addr, amy.Key(), kind)
 		n, _ = m["written"].(float64)
 		segments, _ = m["segments"].(float64)
 		return n, segments
 	}
-	amy.setMuted(true)
+	amy.SetMuted(true)
 	before, _ := written("audio")
-	amy.replaceAudio([]byte("swap"))
+	amy.ReplaceAudio([]byte("swap"))
 	waitFor(t, 30*time.Second, "amy's audio written after the switch", func() bool { n, _ := written("audio"); return n > before+50 })
-	amy.setMuted(false)
+	amy.SetMuted(false)
 
 	stop := make(chan struct{})
 	defer close(stop)
-	amy.startScreen(stop)
+	amy.ShareScreen(stop)
 	waitFor(t, 60*time.Second, "amy's screen share written", func() bool { n, _ := written("video"); return n > 20 })
-	amy.stopScreen()
+	amy.StopScreen()
 	var m media.RecordingManifest
 	var rec string
 	finished := func(kind string) bool { // the manifest lists a finished segment of kind
@@ -161,25 +78,17 @@ func recordMuteShareSwitch(t *testing.T, addr, dir string, amy *meshPeer) {
 		return false
 	}
 	waitFor(t, 60*time.Second, "the screen share's segment finished", func() bool { return finished("video") })
-	waitFor(t, 30*time.Second, "the answer to amy's renegotiation", func() bool {
-		amy.mu.Lock()
-		defer amy.mu.Unlock()
-		return amy.pc.SignalingState() == webrtc.SignalingStateStable
-	})
+	waitFor(t, 30*time.Second, "the answer to amy's renegotiation", amy.SignalingStable)
 	if _, segs := written("audio"); segs != 1 {
 		t.Errorf("amy's audio in %v segments after the switch, want 1", segs)
 	}
 
 	// Amy hangs up: her audio's segment ends and the manifest lists it.
-	amy.mu.Lock()
-	amy.send("hangup", map[string]any{"reason": "user_hangup"})
-	_ = amy.pc.Close()
-	amy.pc = nil
-	amy.mu.Unlock()
+	amy.Hangup("user_hangup")
 	waitFor(t, 60*time.Second, "amy's audio segment finished", func() bool { return finished("audio") })
 	var audio, screen []media.RecordedSegment
 	for _, s := range m.Segments {
-		if s.Participant != amy.key() {
+		if s.Participant != amy.Key() {
 			continue
 		}
 		if s.Kind == "audio" {

@@ -1,11 +1,15 @@
-// Package callwire holds the pion pieces of the independent call peers of
-// the tests and benches (mesh and 1:1 calls): written from the wire format
-// of famedly-voip.md, importing nothing from mesh/.
+// Package callwire holds the independent call peers of the tests and
+// benches, cmd/coordinator's and bench/mesh's: a Famedly mesh device (Peer,
+// group call to-device events) and a 1:1 caller (DMCaller, m.call.* room
+// events), each with pion connections (Voice). They speak the wire format
+// of famedly-voip.md §4 themselves and import nothing from mesh/ (the
+// package they test), so a codec bug there cannot hide in both sides.
 package callwire
 
 import (
 	"errors"
 	"net"
+	"strings"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
@@ -45,4 +49,21 @@ func AddCandidates(pc *webrtc.PeerConnection, list any) error {
 		errs = errors.Join(errs, pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: cand, SDPMid: &mid, SDPMLineIndex: &idx}))
 	}
 	return errs
+}
+
+// splitCandidates takes the candidate lines out of a description and
+// returns them as a candidates event's entries (one bundled media line).
+func splitCandidates(sdp string) (string, []any) {
+	var kept []string
+	var cands []any
+	for _, line := range strings.Split(sdp, "\r\n") {
+		switch {
+		case strings.HasPrefix(line, "a=candidate:"):
+			cands = append(cands, map[string]any{"candidate": line[2:], "sdpMid": "0", "sdpMLineIndex": 0})
+		case line == "a=end-of-candidates":
+		default:
+			kept = append(kept, line)
+		}
+	}
+	return strings.Join(kept, "\r\n"), cands
 }

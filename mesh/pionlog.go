@@ -7,10 +7,12 @@ import (
 	"github.com/pion/logging"
 )
 
-// pionLogs routes pion's logs of one peer into the peer's logger:
-// warnings and errors as such, info at debug, trace and debug not at all
-// (below warnings pion narrates every ICE, DTLS and SCTP step). Without
-// it pion writes to stderr, past our handler and its format.
+// pionLogs routes pion's logs of one peer into the peer's logger, one
+// level down: pion's errors as warnings (our own code says what failed, and
+// at what cost), its warnings as info (most are teardown races, such as an
+// RTCP read on a closed stream), its info at debug, and its trace and debug
+// narration of every ICE, DTLS and SCTP step not at all. Without it pion
+// writes to stderr, past our handler and its format.
 type pionLogs struct{ log *slog.Logger }
 
 var _ logging.LoggerFactory = pionLogs{}
@@ -27,7 +29,7 @@ func (pionLogger) Debug(string)                     {}
 func (pionLogger) Debugf(string, ...any)            {}
 func (l pionLogger) Info(msg string)                { l.log.Debug(msg) }
 func (l pionLogger) Infof(format string, a ...any)  { l.log.Debug(fmt.Sprintf(format, a...)) }
-func (l pionLogger) Warn(msg string)                { l.log.Warn(msg) }
-func (l pionLogger) Warnf(format string, a ...any)  { l.log.Warn(fmt.Sprintf(format, a...)) }
-func (l pionLogger) Error(msg string)               { l.log.Error(msg) }
-func (l pionLogger) Errorf(format string, a ...any) { l.log.Error(fmt.Sprintf(format, a...)) }
+func (l pionLogger) Warn(msg string)                { l.log.Info(msg) }
+func (l pionLogger) Warnf(format string, a ...any)  { l.log.Info(fmt.Sprintf(format, a...)) }
+func (l pionLogger) Error(msg string)               { l.log.Warn(msg) }
+func (l pionLogger) Errorf(format string, a ...any) { l.log.Warn(fmt.Sprintf(format, a...)) }

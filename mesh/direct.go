@@ -34,6 +34,9 @@ type DirectConfig struct {
 	Send func(ctx context.Context, room, eventType string, content json.RawMessage) error
 	// Feature runs on each answered call (the echo test).
 	Feature media.Factory
+	// Metrics counts invites by outcome and the calls' frames; nil counts
+	// nothing.
+	Metrics *Metrics
 	Logger  *slog.Logger
 }
 
@@ -55,6 +58,9 @@ type Direct struct {
 	party string // our party_id, one per run as a client's session id
 	now   func() time.Time
 
+	// calls is written only by Run's goroutine, under mu; the owner reads
+	// it without mu, Calls with it.
+	mu      sync.Mutex
 	calls   map[directKey]*directCall
 	active  atomic.Int64 // calls answered and running
 	ended   chan directKey
@@ -65,8 +71,12 @@ type Direct struct {
 type directKey struct{ room, callID string }
 
 type directCall struct {
-	caller string
-	peer   *Peer
+	caller, device string
+	invited        time.Time
+	peer           *Peer
+	// Set by the call's goroutine, read by Calls.
+	phase    atomic.Int32 // directPhase
+	deadline atomic.Int64 // unix ns when MaxDuration ends it; 0 until answered
 }
 
 // NewDirect checks cfg.
@@ -108,7 +118,7 @@ func (d *Direct) Run(ctx context.Context, in <-chan RoomBatch) error {
 		for {
 			select {
 			case k := <-d.ended:
-				delete(d.calls, k)
+				d.forget(k)
 			case <-done:
 				return
 			}
@@ -119,7 +129,7 @@ func (d *Direct) Run(ctx context.Context, in <-chan RoomBatch) error {
 		case <-ctx.Done():
 			return nil
 		case k := <-d.ended:
-			delete(d.calls, k)
+			d.forget(k)
 		case b, ok := <-in:
 			if !ok {
 				return nil
@@ -170,6 +180,7 @@ func (d *Direct) invite(ctx context.Context, k directKey, rs RoomSignal, inv *In
 	switch {
 	case d.cfg.Mode == DirectIgnore:
 		log.Info("direct call: ignored (calls.direct is ignore)")
+		d.cfg.Metrics.directInvite(OutcomeIgnored)
 		return
 	case d.cfg.Mode == DirectReject:
 		d.reject(ctx, log, k, rs.Sender)
@@ -178,6 +189,7 @@ func (d *Direct) invite(ctx context.Context, k directKey, rs RoomSignal, inv *In
 		// Invites still being checked count too: a flood of them rings
 		// out rather than queueing homeserver requests.
 		log.Warn("direct call: too many calls under way; this invite rings out", "max", d.cfg.Max)
+		d.cfg.Metrics.directInvite(OutcomeRangOut)
 		return
 	}
 	remoteDevice := inv.DeviceID
@@ -188,7 +200,7 @@ func (d *Direct) invite(ctx context.Context, k directKey, rs RoomSignal, inv *In
 	if remoteParty == "" {
 		remoteParty = "v0" // legacy clients send none
 	}
-	c := &directCall{caller: rs.Sender}
+	c := &directCall{caller: rs.Sender, device: inv.DeviceID, invited: d.now()}
 	var feature media.Feature
 	peer, err := New(PeerConfig{
 		Local:   Device{UserID: d.cfg.UserID, DeviceID: d.cfg.DeviceID, SessionID: d.party},
@@ -210,20 +222,25 @@ func (d *Direct) invite(ctx context.Context, k directKey, rs RoomSignal, inv *In
 			}
 			return feature.SourceAdded(rs.Source)
 		},
-		Logger: log,
+		Metrics: d.cfg.Metrics,
+		Logger:  log,
 	})
 	if err != nil {
 		log.Warn("direct call: cannot answer", "err", err)
+		d.cfg.Metrics.directInvite(OutcomeFailed)
 		return
 	}
 	// The invite goes first into the peer's inbox, so that the call's
 	// later events, delivered while its room is checked, follow it.
 	if err := peer.Deliver(rs.Signal); err != nil {
 		log.Warn("direct call: invite not delivered", "err", err)
+		d.cfg.Metrics.directInvite(OutcomeFailed)
 		return
 	}
 	c.peer = peer
+	d.mu.Lock()
 	d.calls[k] = c
+	d.mu.Unlock()
 	d.wg.Add(1)
 	go func() {
 		defer func() {
@@ -237,15 +254,16 @@ func (d *Direct) invite(ctx context.Context, k directKey, rs RoomSignal, inv *In
 // carry checks the room, then answers and carries one call until it
 // ends or lasts MaxDuration.
 func (d *Direct) carry(ctx context.Context, log *slog.Logger, k directKey, c *directCall, feature *media.Feature) {
-	direct, err := d.cfg.IsDirect(ctx, k.room, c.caller)
-	if err != nil || !direct {
-		log.Info("direct call: not answered, the room is not a direct room of the caller and the bot", "err", err)
+	defer c.phase.Store(int32(phaseEnded))
+	if !d.checkRoom(ctx, log, k, c.caller, "answered") {
 		return
 	}
 	// Only calls in direct rooms count against Max.
 	if d.active.Add(1) > int64(d.cfg.Max) {
 		d.active.Add(-1)
 		log.Warn("direct call: rejected as busy, too many direct calls", "max", d.cfg.Max)
+		c.phase.Store(int32(phaseRejecting))
+		d.cfg.Metrics.directInvite(OutcomeRejectedBusy)
 		if err := d.sendReject(ctx, k, ReasonUserBusy); err != nil {
 			log.Warn("direct call: reject not sent", "err", err)
 		}
@@ -255,12 +273,16 @@ func (d *Direct) carry(ctx context.Context, log *slog.Logger, k directKey, c *di
 	f, err := d.cfg.Feature.Start(c.peer, log)
 	if err != nil {
 		log.Warn("direct call: feature failed", "err", err)
+		d.cfg.Metrics.directInvite(OutcomeFailed)
 		return
 	}
 	defer f.Close()
 	*feature = f // before Run: no source comes earlier
 	cctx, cancel := context.WithTimeout(ctx, d.cfg.MaxDuration)
 	defer cancel()
+	c.deadline.Store(d.now().Add(d.cfg.MaxDuration).UnixNano())
+	c.phase.Store(int32(phaseAnswering))
+	d.cfg.Metrics.directInvite(OutcomeAnswered)
 	log.Info("direct call: answering")
 	if err := c.peer.Run(cctx); err != nil {
 		log.Warn("direct call: failed", "err", err)
@@ -277,16 +299,17 @@ func (d *Direct) reject(ctx context.Context, log *slog.Logger, k directKey, call
 	case d.rejects <- struct{}{}:
 	default:
 		log.Warn("direct call: too many rejects under way; this invite rings out")
+		d.cfg.Metrics.directInvite(OutcomeRangOut)
 		return
 	}
 	d.wg.Add(1)
 	go func() {
 		defer func() { <-d.rejects; d.wg.Done() }()
-		if direct, err := d.cfg.IsDirect(ctx, k.room, caller); err != nil || !direct {
-			log.Info("direct call: not rejected, the room is not a direct room of the caller and the bot", "err", err)
+		if !d.checkRoom(ctx, log, k, caller, "rejected") {
 			return
 		}
 		log.Info("direct call: rejected (calls.direct is reject)")
+		d.cfg.Metrics.directInvite(OutcomeRejectedByMode)
 		if err := d.sendReject(ctx, k, ""); err != nil {
 			log.Warn("direct call: reject not sent", "err", err)
 		}
@@ -301,4 +324,27 @@ func (d *Direct) sendReject(ctx context.Context, k directKey, reason Reason) err
 		return err
 	}
 	return d.cfg.Send(ctx, k.room, typ, content)
+}
+
+// checkRoom says whether k's room is a direct room of caller and the bot,
+// counting the invite when it is not (or cannot be told).
+func (d *Direct) checkRoom(ctx context.Context, log *slog.Logger, k directKey, caller, action string) bool {
+	direct, err := d.cfg.IsDirect(ctx, k.room, caller)
+	switch {
+	case err != nil:
+		d.cfg.Metrics.directInvite(OutcomeRoomCheckFailed)
+	case !direct:
+		d.cfg.Metrics.directInvite(OutcomeNotDirectRoom)
+	default:
+		return true
+	}
+	log.Info("direct call: not "+action+", the room is not a direct room of the caller and the bot", "err", err)
+	return false
+}
+
+// forget drops an ended call (owner only).
+func (d *Direct) forget(k directKey) {
+	d.mu.Lock()
+	delete(d.calls, k)
+	d.mu.Unlock()
 }

@@ -38,11 +38,12 @@ type directHarness struct {
 	stop func()
 }
 
-func newDirectHarness(t *testing.T, mode DirectMode, max int, maxDuration time.Duration, direct func(room string) bool) *directHarness {
+func newDirectHarness(t *testing.T, mode DirectMode, max int, maxDuration time.Duration, direct func(room string) bool,
+	edit ...func(*DirectConfig)) *directHarness {
 	t.Helper()
 	leakcheck.Check(t)
 	h := &directHarness{t: t, in: make(chan RoomBatch), sent: make(chan sentEvent, 64)}
-	d, err := NewDirect(DirectConfig{UserID: drBot, DeviceID: "BOTDEV", Mode: mode, Max: max, MaxDuration: maxDuration,
+	cfg := DirectConfig{UserID: drBot, DeviceID: "BOTDEV", Mode: mode, Max: max, MaxDuration: maxDuration,
 		ICE: func() ICEConfig { return ICEConfig{LoopbackOnly: true} }, Feature: nopFeature{}, Logger: testLogger(t),
 		IsDirect: func(_ context.Context, room, caller string) (bool, error) {
 			return direct(room) && caller == drCaller, nil
@@ -57,7 +58,11 @@ func newDirectHarness(t *testing.T, mode DirectMode, max int, maxDuration time.D
 			case <-ctx.Done():
 			}
 			return nil
-		}})
+		}}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	d, err := NewDirect(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

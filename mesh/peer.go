@@ -73,7 +73,10 @@ type PeerConfig struct {
 	// device's stream metadata whenever it changes (mute, purposes). It
 	// must not block.
 	OnMetadata func(StreamMetadata)
-	Logger     *slog.Logger
+	// Metrics, if set, counts the peer's frames (1:1 calls; the engine
+	// counts its calls' frames where it fans them out).
+	Metrics *Metrics
+	Logger  *slog.Logger
 }
 
 // Errors of Peer.

@@ -229,6 +229,12 @@ func (o *output) Ready() <-chan struct{} { return o.p.ready }
 // WriteFrame sends f on the track; the frame's duration (else the RTP time
 // since the previous frame) advances the track's clock.
 func (o *output) WriteFrame(f media.Frame) error {
+	err := o.write(f)
+	o.p.cfg.Metrics.frameOut(err == nil)
+	return err
+}
+
+func (o *output) write(f media.Frame) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed || o.p.ended.Load() {

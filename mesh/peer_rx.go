@@ -47,7 +47,7 @@ func (p *Peer) startReader(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		if p.cfg.OnSource != nil {
 			sink = p.cfg.OnSource(rs)
 		}
-		readTrack(t, rs.Source, sink)
+		readTrack(t, rs.Source, sink, p.cfg.Metrics)
 	}()
 	go func() { // RTCP from the remote sender must be read for the interceptors
 		defer p.wg.Done()
@@ -60,8 +60,8 @@ func (p *Peer) startReader(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 }
 
 // readTrack reads t until it ends, writing its frames to sink (nil:
-// dropped), then closes the sink.
-func readTrack(t *webrtc.TrackRemote, src media.Source, sink media.Sink) {
+// dropped) and counting them in m, then closes the sink.
+func readTrack(t *webrtc.TrackRemote, src media.Source, sink media.Sink, m *Metrics) {
 	if sink != nil {
 		defer sink.Close()
 	}
@@ -79,7 +79,9 @@ func readTrack(t *webrtc.TrackRemote, src media.Source, sink media.Sink) {
 		}
 		switch {
 		case src.Codec == media.Opus:
-			writeOpus(sink, pkt)
+			if writeOpus(sink, pkt) {
+				m.frameIn()
+			}
 		case sb != nil:
 			sb.Push(pkt)
 			for s := sb.Pop(); s != nil; s = sb.Pop() {
@@ -88,20 +90,23 @@ func readTrack(t *webrtc.TrackRemote, src media.Source, sink media.Sink) {
 				}
 				sink.WriteFrame(media.Frame{Data: s.Data, RTPTime: s.PacketTimestamp, Duration: s.Duration,
 					KeyFrame: s.Data[0]&0x01 == 0, Received: time.Now()})
+				m.frameIn()
 			}
 		}
 	}
 }
 
-func writeOpus(sink media.Sink, pkt *rtp.Packet) {
+// writeOpus hands the packet's frame to sink; false: it had none.
+func writeOpus(sink media.Sink, pkt *rtp.Packet) bool {
 	if len(pkt.Payload) == 0 {
-		return
+		return false
 	}
 	d, err := media.OpusDuration(pkt.Payload)
 	if err != nil {
 		d = 20 * time.Millisecond
 	}
 	sink.WriteFrame(media.Frame{Data: pkt.Payload, RTPTime: pkt.Timestamp, Duration: d, Received: time.Now()})
+	return true
 }
 
 // RequestKeyFrame asks the sender of a remote video source for a key

@@ -10,3 +10,6 @@ func (p *Peer) Connected() bool {
 		return false
 	}
 }
+
+// Ended says whether the peer's call has ended (or is being torn down).
+func (p *Peer) Ended() bool { return p.ended.Load() }

@@ -23,6 +23,7 @@ type (
 	noKeys    struct{}
 	noLKCalls struct{}
 	noMesh    struct{}
+	noDirect  struct{}
 )
 
 func (noMembers) Snapshot(context.Context) ([]membership.Member, error) { return nil, nil }
@@ -30,13 +31,14 @@ func (noSeats) Seats() []membership.SeatStatus                          { return
 func (noKeys) Report(e2ee.ReportFilter) e2ee.Report                     { return e2ee.Report{} }
 func (noLKCalls) Calls() []lklive.CallSnapshot                          { return nil }
 func (noMesh) Calls() []mesh.CallSnapshot                               { return nil }
+func (noDirect) Calls() ([]mesh.DirectCallSnapshot, bool)               { return nil, true }
 
 // exposedNames are the series names a full registry exposes (histograms
 // as their _bucket, _sum and _count series).
 func exposedNames(t *testing.T) []string {
 	t.Helper()
 	mp := newMetricsParts(true)
-	mp.reg.MustRegister(newStateCollector(stateSources{noMembers{}, noSeats{}, noKeys{}, noLKCalls{}, noMesh{}}))
+	mp.reg.MustRegister(newStateCollector(stateSources{noMembers{}, noSeats{}, noKeys{}, noLKCalls{}, noMesh{}, noDirect{}}))
 	fams, err := mp.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

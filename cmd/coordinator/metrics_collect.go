@@ -25,6 +25,10 @@ type (
 	}
 	livekitCalls interface{ Calls() []lklive.CallSnapshot }
 	meshCalls    interface{ Calls() []mesh.CallSnapshot }
+	// directCalls' false is unknown: no series.
+	directCalls interface {
+		Calls() ([]mesh.DirectCallSnapshot, bool)
+	}
 )
 
 // stateSources are what the state collector asks; nil ones are skipped.
@@ -34,6 +38,7 @@ type stateSources struct {
 	keys    keyReporter
 	livekit livekitCalls
 	mesh    meshCalls
+	direct  directCalls
 }
 
 // The label values of the state gauges: fixed sets, anything else "other".
@@ -54,7 +59,7 @@ const snapshotTimeout = 2 * time.Second
 type stateCollector struct {
 	src                                stateSources
 	calls, members, seats, engineCalls *prometheus.Desc
-	keys, keyParticipants              *prometheus.Desc
+	keys, keyParticipants, directCalls *prometheus.Desc
 }
 
 func newStateCollector(src stateSources) *stateCollector {
@@ -73,11 +78,14 @@ func newStateCollector(src stateSources) *stateCollector {
 			"Media keys of other participants held in the key store.", nil, nil),
 		keyParticipants: prometheus.NewDesc("switchboard_e2ee_key_participants",
 			"Participants whose media keys the key store holds.", nil, nil),
+		directCalls: prometheus.NewDesc("switchboard_direct_calls",
+			"1:1 calls to the bot under way, by state (checking the room, rejecting as busy, answering, connected, ended).",
+			[]string{"state"}, nil),
 	}
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.calls, c.members, c.seats, c.engineCalls, c.keys, c.keyParticipants} {
+	for _, d := range []*prometheus.Desc{c.calls, c.members, c.seats, c.engineCalls, c.keys, c.keyParticipants, c.directCalls} {
 		ch <- d
 	}
 }
@@ -116,15 +124,30 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, call := range c.src.livekit.Calls() {
 			states = append(states, call.State)
 		}
-		engineGauges(gauge, c.engineCalls, "livekit", states, livekitStates)
+		stateGauges(gauge, c.engineCalls, states, livekitStates, "livekit")
 	}
 	if c.src.mesh != nil {
 		var states []string
 		for _, call := range c.src.mesh.Calls() {
 			states = append(states, meshState(call.State))
 		}
-		engineGauges(gauge, c.engineCalls, "mesh", states, meshStates)
+		stateGauges(gauge, c.engineCalls, states, meshStates, "mesh")
 	}
+	if c.src.direct != nil {
+		c.collectDirect(gauge)
+	}
+}
+
+func (c *stateCollector) collectDirect(gauge func(*prometheus.Desc, int, ...string)) {
+	calls, ok := c.src.direct.Calls()
+	if !ok {
+		return
+	}
+	states := make([]string, 0, len(calls))
+	for _, call := range calls {
+		states = append(states, call.State)
+	}
+	stateGauges(gauge, c.directCalls, states, mesh.DirectStates)
 }
 
 func (c *stateCollector) collectMembers(gauge func(*prometheus.Desc, int, ...string)) {
@@ -149,18 +172,19 @@ func (c *stateCollector) collectMembers(gauge func(*prometheus.Desc, int, ...str
 	}
 }
 
-// engineGauges reports every known state (zeros included) and "other"
-// when some call is in none of them.
-func engineGauges(gauge func(*prometheus.Desc, int, ...string), d *prometheus.Desc, engine string, states, known []string) {
+// stateGauges reports every known state (zeros included) and "other"
+// when some call is in none of them; the state is the last label, after
+// labels.
+func stateGauges(gauge func(*prometheus.Desc, int, ...string), d *prometheus.Desc, states, known []string, labels ...string) {
 	counts := map[string]int{}
 	for _, s := range states {
 		counts[bounded(s, known)]++
 	}
 	for _, s := range known {
-		gauge(d, counts[s], engine, s)
+		gauge(d, counts[s], append(labels, s)...)
 	}
 	if n := counts["other"]; n > 0 {
-		gauge(d, n, engine, "other")
+		gauge(d, n, append(labels, "other")...)
 	}
 }
 

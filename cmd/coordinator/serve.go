@@ -110,7 +110,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		defer sup.Close()
 		status.bp, status.sup, status.lk, status.mesh = bp, sup, eng, meshEng
 		runs = append(runs, eng.Run, meshEng.Run, meshFeed, sup.Run)
-		state = stateSources{members: bp.tracker, seats: sup, keys: bp.keys, livekit: eng, mesh: meshEng}
+		state = stateSources{members: bp.tracker, seats: sup, keys: bp.keys, livekit: eng, mesh: meshEng, direct: bp.directView}
 		if cfg.Calls.Commands {
 			run, err := newCommands(cfg, logger, bp, sup)
 			if err != nil {
@@ -121,7 +121,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, extra ...matri
 		admin.Handle("/admin/", membership.AdminHandlerWithKeys(bp.tracker, sup, keyReport{bp.keys}))
 		admin.Handle("GET /admin/v1/supervisor", sup.AdminHandler())
 		admin.Handle("GET /admin/v1/media", mediaAdmin(eng))
-		admin.Handle("GET /admin/v1/mesh", meshAdmin(meshEng))
+		admin.Handle("GET /admin/v1/mesh", meshAdmin(meshEng, bp.directView))
 		admin.Handle("GET /admin/v1/recordings", recordingsAdmin(cfg.Calls.RecordDir, engineCalls{eng, meshEng}))
 	}
 	var sinks []jwtservice.WebhookSink

@@ -75,6 +75,7 @@ func (p *statusPage) view(ctx context.Context) statuspage.View {
 	v := statuspage.View{Now: time.Now(), Version: versionString(), Started: p.started}
 	v.Health = p.health()
 	p.gatherCalls(ctx, &v)
+	p.gatherDirect(&v)
 	p.gatherRecordings(ctx, &v)
 	p.gatherEnforcement(&v)
 	p.gatherDelegations(ctx, &v)
@@ -115,6 +116,27 @@ func (p *statusPage) health() []statuspage.Health {
 		enf.State = "off"
 	}
 	return append(out, enf)
+}
+
+func (p *statusPage) gatherDirect(v *statuspage.View) {
+	if p.bp == nil {
+		v.DirectUnavailable = "needs the Matrix bot"
+		return
+	}
+	s := p.bp.directView.section()
+	switch {
+	case s.Mode == mesh.DirectIgnore.String():
+		v.DirectUnavailable = "calls.direct is ignore: 1:1 calls to the bot ring out"
+		return
+	case !s.Running:
+		v.DirectUnavailable = "not running yet: the bot has not logged in"
+		return
+	}
+	v.DirectMode, v.DirectActive, v.DirectMax = s.Mode, s.Active, s.Max
+	for _, c := range s.Calls {
+		v.Direct = append(v.Direct, statuspage.DirectCall{Caller: c.Caller, Room: c.Room, Device: c.CallerDevice,
+			Since: c.Invited, State: c.State, EndsBy: c.EndsBy})
+	}
 }
 
 func (p *statusPage) gatherRecordings(ctx context.Context, v *statuspage.View) {

@@ -18,7 +18,8 @@ func TestStatusPageWithoutBot(t *testing.T) {
 	p := newStatusPage(&Config{}, sfuhealth.New(nil, sfuhealth.Config{}, nil))
 	v := p.view(t.Context())
 	if !strings.Contains(v.CallsUnavailable, "Matrix bot") || v.RefusalsUnavailable == "" || v.RecordingsUnavailable == "" ||
-		v.DelegationsUnavailable == "" || !strings.Contains(v.EnforcementUnavailable, "off") {
+		v.DelegationsUnavailable == "" || !strings.Contains(v.EnforcementUnavailable, "off") ||
+		!strings.Contains(v.DirectUnavailable, "Matrix bot") {
 		t.Fatalf("view %+v", v)
 	}
 	names := map[string]string{}

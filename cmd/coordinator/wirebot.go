@@ -36,8 +36,9 @@ type botParts struct {
 	exchange  *e2ee.Exchange
 	// ice is the ICE source of mesh and 1:1 calls; direct answers 1:1
 	// calls to the bot (nil: calls.direct is ignore).
-	ice    *mesh.ICESource
-	direct func(context.Context) error
+	ice        *mesh.ICESource
+	direct     func(context.Context) error
+	directView *directView
 	// metrics are the engines' and the enforcer's too.
 	metrics *metricsParts
 }
@@ -81,7 +82,7 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, mp *metr
 		return nil, err
 	}
 	ice := newICESource(cfg, bot, logger)
-	direct, err := newDirectCalls(cfg, logger, router, bot, ice)
+	direct, directView, err := newDirectCalls(cfg, logger, router, bot, ice, mp.mesh)
 	if err != nil {
 		_ = bot.Close()
 		return nil, err
@@ -109,7 +110,7 @@ func newBotParts(ctx context.Context, cfg *Config, logger *slog.Logger, mp *metr
 	exchange := newExchange(cfg, logger, bot, tracker, keys, mp.e2ee)
 	return &botParts{bot: bot, tracker: tracker, roster: roster, invites: invites, overrides: overrides, feed: feed,
 		presence: presence, router: router, feedIn: feedIn, keysIn: keysIn, keys: keys, exchange: exchange, ice: ice,
-		direct: direct, metrics: mp}, nil
+		direct: direct, directView: directView, metrics: mp}, nil
 }
 
 // presenceConfig turns the calls section into the presence's typed config

@@ -51,18 +51,20 @@ func newICESource(cfg *Config, bot *matrixbot.Bot, logger *slog.Logger) *mesh.IC
 
 // newDirectCalls adds the 1:1 call reader's route to the router (before it
 // runs) and returns its Run, or nil when calls.direct is ignore (nothing
-// is read: invites ring out).
-func newDirectCalls(cfg *Config, logger *slog.Logger, router *matrixbot.Router, bot *matrixbot.Bot, ice *mesh.ICESource) (func(context.Context) error, error) {
+// is read: invites ring out), and the operators' view of its calls.
+func newDirectCalls(cfg *Config, logger *slog.Logger, router *matrixbot.Router, bot *matrixbot.Bot, ice *mesh.ICESource,
+	metrics *mesh.Metrics) (func(context.Context) error, *directView, error) {
 	mode := mesh.DirectModes[cfg.Calls.Direct]
+	view := &directView{mode: mode.String(), maxDuration: cfg.Calls.DirectMaxDuration}
 	if mode == mesh.DirectIgnore {
-		return nil, nil
+		return nil, view, nil
 	}
 	// Block: call signalling is lossless (a lost candidate can cost the
 	// call); the reader only forwards.
 	in, err := router.Add(matrixbot.Route{Name: directRouteName, Overflow: matrixbot.Block,
 		Kinds: []matrixbot.Kind{matrixbot.KindTimeline, matrixbot.KindSyncDone, matrixbot.KindSyncFailed}})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	echoCfg := media.DefaultEchoConfig()
 	echoCfg.Delay = cfg.Calls.EchoDelay
@@ -77,7 +79,7 @@ func newDirectCalls(cfg *Config, logger *slog.Logger, router *matrixbot.Router, 
 		d, err := mesh.NewDirect(mesh.DirectConfig{
 			UserID: string(user), DeviceID: string(device), Mode: mode,
 			Max: cfg.Calls.DirectMax, MaxDuration: cfg.Calls.DirectMaxDuration,
-			ICE: ice.Current, Feature: media.NewEcho(echoCfg), Logger: log,
+			ICE: ice.Current, Feature: media.NewEcho(echoCfg), Metrics: metrics, Logger: log,
 			IsDirect: func(ctx context.Context, room, caller string) (bool, error) {
 				resp, err := bot.Client().JoinedMembers(ctx, id.RoomID(room))
 				if err != nil {
@@ -96,6 +98,7 @@ func newDirectCalls(cfg *Config, logger *slog.Logger, router *matrixbot.Router, 
 		if err != nil {
 			return err
 		}
+		view.d.Store(d)
 		batches := make(chan mesh.RoomBatch)
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -110,7 +113,7 @@ func newDirectCalls(cfg *Config, logger *slog.Logger, router *matrixbot.Router, 
 		cancel()
 		wg.Wait()
 		return err
-	}, nil
+	}, view, nil
 }
 
 // isCallEventType says whether t is a 1:1 call event type.

@@ -72,12 +72,13 @@ func newMeshEngine(logger *slog.Logger, bp *botParts, ice func() mesh.ICEConfig)
 
 // meshAdmin serves GET /admin/v1/mesh: per mesh call our session, its
 // peers with their state and tracks (frames received) and the running
-// features.
-func meshAdmin(eng *mesh.Engine) http.Handler {
+// features; and the 1:1 calls to the bot.
+func meshAdmin(eng *mesh.Engine, direct *directView) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		httpserve.WriteJSON(w, http.StatusOK, struct {
-			Calls []mesh.CallSnapshot `json:"calls"`
-		}{eng.Calls()})
+			Calls  []mesh.CallSnapshot `json:"calls"`
+			Direct directSection       `json:"direct"`
+		}{eng.Calls(), direct.section()})
 	})
 }
 

@@ -27,6 +27,8 @@ func fullView(s string) View {
 				{ExpiresAt: now.Add(-time.Second)}},
 			Keys: []KeyHolder{{Current: 1, Keys: []Key{{Index: 0, Arrived: now.Add(-time.Minute)}, {Index: 1, Arrived: now}}}},
 		}},
+		Direct:       []DirectCall{{Since: now.Add(-time.Minute), EndsBy: now.Add(9 * time.Minute)}, {Since: now}},
+		DirectActive: 1, DirectMax: 50,
 		Recordings:      []Recording{{Started: now.Add(-time.Hour), Duration: 90 * time.Second, Bytes: 3 << 20}},
 		Refusals:        []Refusal{{At: now}},
 		Enforcement:     []Action{{At: now}},
@@ -96,13 +98,21 @@ func TestPageEscapesHostileData(t *testing.T) {
 	if !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Fatalf("the hostile text is not shown as text:\n%s", page)
 	}
+	// The 1:1 calls' section shows its hostile strings as text.
+	from, to := strings.Index(page, `<section id="direct">`), strings.Index(page, `<section id="recordings">`)
+	if from < 0 || to < from {
+		t.Fatalf("no 1:1 calls' section before the recordings:\n%s", page)
+	}
+	if direct := page[from:to]; strings.Count(direct, "&lt;script&gt;alert(1)&lt;/script&gt;") < 8 { // 2 calls × caller, room, device, state; the mode
+		t.Errorf("1:1 calls' section lacks its escaped data:\n%s", direct)
+	}
 	for _, attr := range []string{`href="javascript`, `src="javascript`, `action="javascript`, "<img"} {
 		if strings.Contains(page, attr) {
 			t.Fatalf("%s in the page", attr)
 		}
 	}
 	for _, want := range []string{`<meta http-equiv="refresh" content="5">`, `href="?refresh=0"`, "up 26h00m",
-		"in 5m00s", "1s ago", "(this coordinator)", "restarted 2s ago", "3 restarts failed", "#0 1m00s ago", "3.0 MiB", "1m30s"} {
+		"in 5m00s", "1s ago", "1 answered of at most 50", "in 9m00s", "(this coordinator)", "restarted 2s ago", "3 restarts failed", "#0 1m00s ago", "3.0 MiB", "1m30s"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -112,7 +122,7 @@ func TestPageEscapesHostileData(t *testing.T) {
 func TestPageEmptyAndUnavailable(t *testing.T) {
 	now := time.Now()
 	page := render(t, View{Now: now, Started: now, Refresh: 0})
-	for _, want := range []string{"no calls", "no recordings", "no refusals", "no enforcement actions", "no delegated leaves held",
+	for _, want := range []string{"no calls", "no 1:1 calls", "no recordings", "no refusals", "no enforcement actions", "no delegated leaves held",
 		"paused", `href="./"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("empty page lacks %q", want)
@@ -122,8 +132,9 @@ func TestPageEmptyAndUnavailable(t *testing.T) {
 		t.Error("a paused page refreshes")
 	}
 	page = render(t, View{Now: now, Started: now, CallsUnavailable: "tracker did not answer",
-		RecordingsUnavailable: "r", RefusalsUnavailable: "k", DelegationsUnavailable: "d", EnforcementUnavailable: "enforcement is off"})
-	for _, want := range []string{"unavailable: tracker did not answer", "unavailable: r", "unavailable: k", "unavailable: d", "enforcement is off"} {
+		RecordingsUnavailable: "r", RefusalsUnavailable: "k", DelegationsUnavailable: "d", EnforcementUnavailable: "enforcement is off",
+		DirectUnavailable: "calls.direct is ignore"})
+	for _, want := range []string{"calls.direct is ignore", "unavailable: tracker did not answer", "unavailable: r", "unavailable: k", "unavailable: d", "enforcement is off"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -132,8 +143,8 @@ func TestPageEmptyAndUnavailable(t *testing.T) {
 		t.Error("unavailable calls shown as none")
 	}
 	page = render(t, View{Now: now, Started: now, CallsUnavailable: hostile, RecordingsUnavailable: hostile,
-		RefusalsUnavailable: hostile, DelegationsUnavailable: hostile, EnforcementUnavailable: hostile})
-	if strings.Contains(page, "<script") || strings.Count(page, "&lt;script&gt;") != 5 {
+		RefusalsUnavailable: hostile, DelegationsUnavailable: hostile, EnforcementUnavailable: hostile, DirectUnavailable: hostile})
+	if strings.Contains(page, "<script") || strings.Count(page, "&lt;script&gt;") != 6 {
 		t.Errorf("unavailable notes not escaped:\n%s", page)
 	}
 }

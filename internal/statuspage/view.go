@@ -1,6 +1,7 @@
 // Package statuspage renders the operators' status page: a server-rendered
-// HTML view of the calls, their members, our own seats, recordings and the
-// recent refusals and enforcement actions, with no JavaScript. It holds
+// HTML view of the calls, their members, our own seats, the 1:1 calls to
+// the bot, recordings and the recent refusals and enforcement actions,
+// with no JavaScript. It holds
 // only plain view structs and the templates; cmd/coordinator fills a View
 // from the components that own the data. Everything shown passes through
 // html/template's contextual escaping: user ids, display names, device ids
@@ -25,6 +26,13 @@ type View struct {
 
 	Calls            []Call
 	CallsUnavailable string
+
+	// Direct are the 1:1 calls to the bot, DirectActive of them answered
+	// of at most DirectMax (calls.direct DirectMode).
+	Direct                  []DirectCall
+	DirectMode              string
+	DirectActive, DirectMax int
+	DirectUnavailable       string
 
 	Recordings            []Recording
 	RecordingsTruncated   bool
@@ -113,6 +121,18 @@ type KeyHolder struct {
 type Key struct {
 	Index   int
 	Arrived time.Time
+}
+
+// DirectCall is one 1:1 call to the bot.
+type DirectCall struct {
+	Caller string
+	Room   string
+	Device string // the caller's, if the invite named it
+	Since  time.Time
+	State  string
+	// EndsBy is when calls.direct_max_duration hangs up; zero until
+	// answered.
+	EndsBy time.Time
 }
 
 // Recording is one recording folder.

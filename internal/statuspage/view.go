@@ -26,6 +26,8 @@ type View struct {
 
 	Calls            []Call
 	CallsUnavailable string
+	// CallsHidden counts the calls past MaxCalls, not shown.
+	CallsHidden int
 
 	// Direct are the 1:1 calls to the bot, DirectActive of them answered
 	// of at most DirectMax (calls.direct DirectMode).
@@ -77,6 +79,39 @@ type Call struct {
 	Seats    []Seat
 	Members  []Member
 	Keys     []KeyHolder
+	// MembersHidden counts the members past MaxMembers, not shown.
+	MembersHidden int
+}
+
+// The page's bounds: a page for a glance stays small however busy the
+// server (a thousand calls would be megabytes every few seconds); the
+// JSON admin API lists everything.
+const (
+	MaxCalls   = 100
+	MaxMembers = 100
+)
+
+// bounded is v with at most MaxCalls calls of at most MaxMembers members
+// (and key holders) each, counting what it left out. v's slices are not
+// changed.
+func (v View) bounded() View {
+	if len(v.Calls) > MaxCalls {
+		v.CallsHidden += len(v.Calls) - MaxCalls
+		v.Calls = v.Calls[:MaxCalls]
+	}
+	calls := make([]Call, len(v.Calls))
+	for i, c := range v.Calls {
+		if len(c.Members) > MaxMembers {
+			c.MembersHidden += len(c.Members) - MaxMembers
+			c.Members = c.Members[:MaxMembers]
+		}
+		if len(c.Keys) > MaxMembers {
+			c.Keys = c.Keys[:MaxMembers]
+		}
+		calls[i] = c
+	}
+	v.Calls = calls
+	return v
 }
 
 // Seat is one of our own memberships in the call and its delayed leave.

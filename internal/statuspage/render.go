@@ -31,7 +31,9 @@ func New() (*Renderer, error) {
 
 // Page writes the status page of v, within the page's bounds (MaxCalls,
 // MaxMembers).
-func (r *Renderer) Page(w io.Writer, v View) error { return r.t.ExecuteTemplate(w, "page", v.bounded()) }
+func (r *Renderer) Page(w io.Writer, v View) error {
+	return r.t.ExecuteTemplate(w, "page", v.bounded())
+}
 
 // Login writes the login form, with msg (may be empty) above it.
 func (r *Renderer) Login(w io.Writer, msg string) error {

@@ -57,7 +57,10 @@ func (c *CryptoClient) readable(t testing.TB, room id.RoomID, evt *event.Event) 
 	}
 	evt.RoomID = room
 	if evt.Type.Type != event.EventEncrypted.Type {
-		if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
+		// Types mautrix has no struct for (or knows only as state, which
+		// /messages does not mark) stay raw: no match reads them.
+		err := evt.Content.ParseRaw(evt.Type)
+		if err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) && !errors.Is(err, event.ErrUnsupportedContentType) {
 			t.Logf("%s: unparsable event %s: %v", c.User.ID, evt.ID, err)
 		}
 		return RoomEvent{Evt: evt}, true

@@ -74,7 +74,12 @@ func (b *Bot) encryptRoomEvent(ctx context.Context, cli *mautrix.Client, room id
 				return nil, fmt.Errorf("drop outbound session: %w", err)
 			}
 		}
-		if err := o.mach.ShareGroupSession(ctx, room, users); err != nil {
+		// Sharing makes and uses Olm sessions: serialized with Olm
+		// decryption like our other Olm encryption (olmDevice.sessions).
+		o.sessions.Lock()
+		err := o.mach.ShareGroupSession(ctx, room, users)
+		o.sessions.Unlock()
+		if err != nil {
 			return nil, fmt.Errorf("share room key: %w", err)
 		}
 		sess, err = o.mach.CryptoStore.GetOutboundGroupSession(ctx, room)

@@ -106,6 +106,12 @@ func (p *Peer) negotiated(c map[string]any) error {
 	case "answer":
 		return p.v.Remote(d, webrtc.SDPTypeAnswer)
 	case "offer":
+		// A new ice-ufrag in an offer restarts ICE (RFC 8839); pion's
+		// answer restarts ours too.
+		ufrag, restart := iceUfrag(fmt.Sprint(d["sdp"])), false
+		if prev := p.v.pc.RemoteDescription(); prev != nil {
+			restart = ufrag != "" && ufrag != iceUfrag(prev.SDP)
+		}
 		if err := p.v.Remote(d, webrtc.SDPTypeOffer); err != nil {
 			return err
 		}
@@ -119,6 +125,13 @@ func (p *Peer) negotiated(c map[string]any) error {
 			sdp, _ = splitCandidates(sdp)
 		}
 		p.send("negotiate", map[string]any{"description": map[string]any{"sdp": sdp, "type": "answer"}})
+		if restart {
+			p.t.Logf("%s: the bot restarted ICE (ice-ufrag %s); answered", p.name, ufrag)
+			select {
+			case p.restarts <- ufrag:
+			default:
+			}
+		}
 	}
 	return nil
 }

@@ -240,7 +240,7 @@ func (p *Peer) iceState(c *call, s webrtc.ICEConnectionState) {
 	if p.call != c {
 		return
 	}
-	p.log.Debug("mesh: ice state", "state", s)
+	p.log.Debug("mesh: ice state", "state", s.String()) // a name, not the enum's number, in JSON logs
 	if s == webrtc.ICEConnectionStateConnected || s == webrtc.ICEConnectionStateCompleted {
 		c.restarts = 0
 		return

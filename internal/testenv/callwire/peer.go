@@ -261,8 +261,9 @@ func (p *Peer) newVoice() bool {
 // Hangups has the call ids the bot hung up (the first 16 not taken).
 func (p *Peer) Hangups() <-chan string { return p.hangups }
 
-// Restarts has the new remote ice-ufrag of each of the bot's offers that
-// restarted ICE, once answered (the first 16 not taken).
+// Restarts has the new remote ice-ufrag of each ICE restart negotiated:
+// the bot's restart offer answered, or the bot's answer to ours applied
+// (RestartICE; the first 16 not taken).
 func (p *Peer) Restarts() <-chan string { return p.restarts }
 
 // CallID is the current call's id ("" before the first call and after a

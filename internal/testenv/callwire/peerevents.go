@@ -102,15 +102,29 @@ func (p *Peer) negotiated(c map[string]any) error {
 	if p.early && d != nil {
 		d["sdp"], _ = splitCandidates(fmt.Sprint(d["sdp"]))
 	}
+	// A new ice-ufrag restarts ICE (RFC 8839): the bot's offer's, or its
+	// answer's to our restart offer.
+	ufrag, restart := iceUfrag(fmt.Sprint(d["sdp"])), false
+	if prev := p.v.pc.RemoteDescription(); prev != nil {
+		restart = ufrag != "" && ufrag != iceUfrag(prev.SDP)
+	}
 	switch d["type"] {
 	case "answer":
-		return p.v.Remote(d, webrtc.SDPTypeAnswer)
+		if err := p.v.Remote(d, webrtc.SDPTypeAnswer); err != nil {
+			return err
+		}
+		if restart {
+			p.restarted("the bot answered our ICE restart", ufrag)
+		}
 	case "offer":
-		// A new ice-ufrag in an offer restarts ICE (RFC 8839); pion's
-		// answer restarts ours too.
-		ufrag, restart := iceUfrag(fmt.Sprint(d["sdp"])), false
-		if prev := p.v.pc.RemoteDescription(); prev != nil {
-			restart = ufrag != "" && ufrag != iceUfrag(prev.SDP)
+		if p.v.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+			if p.Key() < p.bot.String()+":"+string(p.botDevice) {
+				return nil // we called: impolite, ours stands (famedly-voip.md §4.7)
+			}
+			pending := p.v.pc.PendingLocalDescription()
+			if err := p.v.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback, SDP: pending.SDP}); err != nil {
+				return err
+			}
 		}
 		if err := p.v.Remote(d, webrtc.SDPTypeOffer); err != nil {
 			return err
@@ -126,11 +140,7 @@ func (p *Peer) negotiated(c map[string]any) error {
 		}
 		p.send("negotiate", map[string]any{"description": map[string]any{"sdp": sdp, "type": "answer"}})
 		if restart {
-			p.t.Logf("%s: the bot restarted ICE (ice-ufrag %s); answered", p.name, ufrag)
-			select {
-			case p.restarts <- ufrag:
-			default:
-			}
+			p.restarted("the bot restarted ICE; answered", ufrag)
 		}
 	}
 	return nil

@@ -22,7 +22,7 @@
 // right after the invite or answer, then every 100 ms, never before it;
 // failures retried after 500·2ⁿ ms, ice_timeout after more than 5),
 // holds remote candidates until the remote description is set, restarts
-// ICE up to 3 times, and renegotiates with perfect negotiation. Media is
+// ICE up to 3 times in a row, and renegotiates with perfect negotiation. Media is
 // DTLS-SRTP only. ICEConfig sets servers, ports, 1:1 NAT addresses and a
 // loopback-only mode for tests; ICESource is the one source of it, with the
 // homeserver's TURN servers merged in while their credentials last.

@@ -103,7 +103,8 @@ const (
 // batches 100 ms apart: fast connects, few events.
 const candidateFlush = 100 * time.Millisecond
 
-// maxICERestarts is how many ICE restarts a call gets before ice_failed.
+// maxICERestarts is how many ICE restarts in a row (none connecting) a
+// call gets before ice_failed.
 const maxICERestarts = 3
 
 // End says how a peer's call ended.

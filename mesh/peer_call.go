@@ -25,9 +25,9 @@ type call struct {
 	batch       []Candidate
 	flush       *time.Timer // armed while batch waits
 	expiry      *time.Timer // our invite's lifetime
-	restarts    int
-	restart     bool // an ICE restart is due once the signalling state is stable
-	renegotiate bool // negotiation needed once the signalling state is stable
+	restarts    int         // ICE restarts since the connection was last up
+	restart     bool        // an ICE restart is due once the signalling state is stable
+	renegotiate bool        // negotiation needed once the signalling state is stable
 	senders     map[*outTrack]*webrtc.RTPSender
 }
 

@@ -232,13 +232,19 @@ func (p *Peer) remoteNegotiate(c *call, n *Negotiate) {
 }
 
 // iceState restarts ICE when it failed or disconnected (as the SDK does),
-// up to maxICERestarts times, then hangs up with ice_failed. A restart
-// waits for a stable signalling state.
+// up to maxICERestarts times in a row, then hangs up with ice_failed; a
+// connection that recovers starts counting afresh (the SDK too: else a
+// long call's fourth outage would end it untried). A restart waits for a
+// stable signalling state.
 func (p *Peer) iceState(c *call, s webrtc.ICEConnectionState) {
 	if p.call != c {
 		return
 	}
-	p.log.Debug("mesh: ice state", "state", s)
+	p.log.Debug("mesh: ice state", "state", s.String()) // a name, not the enum's number, in JSON logs
+	if s == webrtc.ICEConnectionStateConnected || s == webrtc.ICEConnectionStateCompleted {
+		c.restarts = 0
+		return
+	}
 	if s != webrtc.ICEConnectionStateFailed && s != webrtc.ICEConnectionStateDisconnected {
 		return
 	}

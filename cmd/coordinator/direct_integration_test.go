@@ -158,9 +158,13 @@ func waitForLog(t *testing.T, logs *logbuf.Buffer, what string, match func(direc
 }
 
 // logHas says whether a line of the coordinator's log matches.
-func logHas(logs *logbuf.Buffer, match func(directLog) bool) bool {
+func logHas(logs *logbuf.Buffer, match func(directLog) bool) bool { return jsonLogHas(logs, match) }
+
+// jsonLogHas says whether a line of the coordinator's JSON log, read as
+// an L, matches.
+func jsonLogHas[L any](logs *logbuf.Buffer, match func(L) bool) bool {
 	for _, line := range strings.Split(logs.String(), "\n") {
-		var l directLog
+		var l L
 		if json.Unmarshal([]byte(line), &l) == nil && match(l) {
 			return true
 		}

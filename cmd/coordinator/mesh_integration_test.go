@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"maps"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/switchboard-rtc/switchboard/internal/logbuf"
 	"github.com/switchboard-rtc/switchboard/internal/testenv"
 	"github.com/switchboard-rtc/switchboard/internal/testenv/callwire"
 )
@@ -79,15 +81,35 @@ func TestMeshEcho(t *testing.T) {
 // each joined to its mesh call with session "session-NAME-1".
 func meshRig(t *testing.T, env *testenv.Env, extra map[string]string, names ...string) (addr string, bot id.UserID, room id.RoomID, peers []*callwire.Peer) {
 	t.Helper()
+	return meshRigWith(t, env, meshOpts{extra: extra}, names...)
+}
+
+// meshOpts are meshRig's options: extra configuration, a sink for the
+// coordinator's log, the peers' pion API (nil: pionAPI).
+type meshOpts struct {
+	extra map[string]string
+	logs  *logbuf.Buffer
+	api   *webrtc.API
+}
+
+// meshRigWith is meshRig with opts.
+func meshRigWith(t *testing.T, env *testenv.Env, opts meshOpts, names ...string) (addr string, bot id.UserID, room id.RoomID, peers []*callwire.Peer) {
+	t.Helper()
 	cfg, bot := botEnv(t, env)
-	maps.Copy(cfg, extra)
+	maps.Copy(cfg, opts.extra)
 	cfg["SWITCHBOARD_CALLS_JOIN"] = "all"
 	if cfg["SWITCHBOARD_CALLS_FEATURES"] == "" {
 		cfg["SWITCHBOARD_CALLS_FEATURES"] = "echo"
 	}
 	cfg["SWITCHBOARD_CALLS_ECHO_DELAY"] = "1ms"
 	cfg["SWITCHBOARD_MESH_LOOPBACK_ONLY"] = "true"
-	addr, _ = startServe(t, cfg)
+	if opts.logs == nil {
+		addr, _ = startServe(t, cfg)
+	} else {
+		addr, _ = startServeWith(t, cfg, func(stderr io.Writer) error {
+			return run(t.Context(), []string{"coordinator", "serve"}, envOf(cfg), io.Discard, io.MultiWriter(stderr, opts.logs))
+		})
+	}
 	ccs := make([]*testenv.CryptoClient, len(names))
 	others := make([]*testenv.User, 0, len(names)-1)
 	for i, name := range names {
@@ -98,7 +120,10 @@ func meshRig(t *testing.T, env *testenv.Env, extra map[string]string, names ...s
 	}
 	room = env.CreateEncryptedRoom(t, ccs[0], others...)
 	inviteBot(t, ccs[0].User, room, bot)
-	api := pionAPI(t)
+	api := opts.api
+	if api == nil {
+		api = pionAPI(t)
+	}
 	for i, name := range names {
 		p := callwire.NewPeer(t, ccs[i], api, callwire.PeerConfig{Name: name, Room: room})
 		p.Join("session-" + name + "-1")

@@ -17,8 +17,14 @@ import (
 
 // LoopbackAPI is a pion API with the default codecs that gathers on
 // 127.0.0.1 only, without mDNS (tests use loopback addresses only).
-func LoopbackAPI() (*webrtc.API, error) {
+func LoopbackAPI() (*webrtc.API, error) { return loopbackAPI(nil) }
+
+// loopbackAPI is LoopbackAPI, gathering on mux's socket when mux is set.
+func loopbackAPI(mux ice.UDPMux) (*webrtc.API, error) {
 	var s webrtc.SettingEngine
+	if mux != nil {
+		s.SetICEUDPMux(mux)
+	}
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -66,4 +72,14 @@ func splitCandidates(sdp string) (string, []any) {
 		}
 	}
 	return strings.Join(kept, "\r\n"), cands
+}
+
+// iceUfrag is a description's first ice-ufrag ("" when none).
+func iceUfrag(sdp string) string {
+	for _, line := range strings.Split(sdp, "\r\n") {
+		if u, ok := strings.CutPrefix(line, "a=ice-ufrag:"); ok {
+			return u
+		}
+	}
+	return ""
 }

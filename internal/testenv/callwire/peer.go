@@ -33,9 +33,9 @@ type PeerConfig struct {
 // signalled with Olm-encrypted group to-device events (each description
 // carries its candidates; the bot's trickled ones are added). It calls the
 // bot when its key is the smaller (Start), else answers the bot's invite;
-// it answers renegotiations, and a hangup of the bot's ends its call. It
-// does not call the other devices: the coordinator's side of the mesh is
-// what is tested.
+// it answers renegotiations (ICE restarts too: Restarts), and a hangup of
+// the bot's ends its call. It does not call the other devices: the
+// coordinator's side of the mesh is what is tested.
 type Peer struct {
 	t    testing.TB
 	cc   *testenv.CryptoClient
@@ -44,10 +44,11 @@ type Peer struct {
 	room id.RoomID
 	poll time.Duration
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	hangups chan string
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	hangups  chan string
+	restarts chan string
 
 	ccMu sync.Mutex // the Olm machine: syncs and sends never overlap
 
@@ -68,7 +69,8 @@ type Peer struct {
 // NewPeer makes cc's device a mesh peer of cfg.Room; it stops (Close) when
 // the test ends.
 func NewPeer(t testing.TB, cc *testenv.CryptoClient, api *webrtc.API, cfg PeerConfig) *Peer {
-	p := &Peer{t: t, cc: cc, api: api, name: cfg.Name, room: cfg.Room, poll: cfg.Poll, hangups: make(chan string, 16)}
+	p := &Peer{t: t, cc: cc, api: api, name: cfg.Name, room: cfg.Room, poll: cfg.Poll, hangups: make(chan string, 16),
+		restarts: make(chan string, 16)}
 	if p.poll <= 0 {
 		p.poll = 300 * time.Millisecond
 	}
@@ -258,6 +260,11 @@ func (p *Peer) newVoice() bool {
 
 // Hangups has the call ids the bot hung up (the first 16 not taken).
 func (p *Peer) Hangups() <-chan string { return p.hangups }
+
+// Restarts has the new remote ice-ufrag of each ICE restart negotiated:
+// the bot's restart offer answered, or the bot's answer to ours applied
+// (RestartICE; the first 16 not taken).
+func (p *Peer) Restarts() <-chan string { return p.restarts }
 
 // CallID is the current call's id ("" before the first call and after a
 // hangup).

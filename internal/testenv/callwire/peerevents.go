@@ -102,10 +102,30 @@ func (p *Peer) negotiated(c map[string]any) error {
 	if p.early && d != nil {
 		d["sdp"], _ = splitCandidates(fmt.Sprint(d["sdp"]))
 	}
+	// A new ice-ufrag restarts ICE (RFC 8839): the bot's offer's, or its
+	// answer's to our restart offer.
+	ufrag, restart := iceUfrag(fmt.Sprint(d["sdp"])), false
+	if prev := p.v.pc.RemoteDescription(); prev != nil {
+		restart = ufrag != "" && ufrag != iceUfrag(prev.SDP)
+	}
 	switch d["type"] {
 	case "answer":
-		return p.v.Remote(d, webrtc.SDPTypeAnswer)
+		if err := p.v.Remote(d, webrtc.SDPTypeAnswer); err != nil {
+			return err
+		}
+		if restart {
+			p.restarted("the bot answered our ICE restart", ufrag)
+		}
 	case "offer":
+		if p.v.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+			if p.Key() < p.bot.String()+":"+string(p.botDevice) {
+				return nil // we called: impolite, ours stands (famedly-voip.md §4.7)
+			}
+			pending := p.v.pc.PendingLocalDescription()
+			if err := p.v.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback, SDP: pending.SDP}); err != nil {
+				return err
+			}
+		}
 		if err := p.v.Remote(d, webrtc.SDPTypeOffer); err != nil {
 			return err
 		}
@@ -119,6 +139,9 @@ func (p *Peer) negotiated(c map[string]any) error {
 			sdp, _ = splitCandidates(sdp)
 		}
 		p.send("negotiate", map[string]any{"description": map[string]any{"sdp": sdp, "type": "answer"}})
+		if restart {
+			p.restarted("the bot restarted ICE; answered", ufrag)
+		}
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ func (p *Peer) ShareScreen(stop <-chan struct{}) {
 	}
 	p.mu.Lock()
 	if p.screen, err = p.v.pc.AddTrack(track); err == nil {
-		p.renegotiate()
+		p.renegotiate(nil)
 	}
 	p.mu.Unlock()
 	if err != nil {
@@ -70,13 +70,14 @@ func (p *Peer) StopScreen() {
 		p.t.Errorf("%s: remove the screen share: %v", p.name, err)
 	}
 	p.screen = nil
-	p.renegotiate()
+	p.renegotiate(nil)
 }
 
-// renegotiate offers our changed tracks in a negotiate event (the answer
-// comes back as one, see negotiated). Called with mu held.
-func (p *Peer) renegotiate() {
-	sdp, err := p.v.Local(true)
+// renegotiate offers our changed tracks (or, with opts, new ICE
+// credentials) in a negotiate event (the answer comes back as one, see
+// negotiated). Called with mu held.
+func (p *Peer) renegotiate(opts *webrtc.OfferOptions) {
+	sdp, err := p.v.local(true, opts)
 	if err != nil {
 		p.t.Errorf("%s: renegotiation offer: %v", p.name, err)
 		return

@@ -210,8 +210,11 @@ func (v *Voice) Echoed(from, to int) int {
 
 // Local creates and sets our offer or answer and returns it once its
 // candidates are gathered (loopback: at once), so it carries them.
-func (v *Voice) Local(offer bool) (string, error) {
-	_, gathered, err := v.setLocal(offer)
+func (v *Voice) Local(offer bool) (string, error) { return v.local(offer, nil) }
+
+// local is Local with the offer's options (an ICE restart).
+func (v *Voice) local(offer bool, opts *webrtc.OfferOptions) (string, error) {
+	_, gathered, err := v.setLocal(offer, opts)
 	if err != nil {
 		return "", err
 	}
@@ -223,7 +226,7 @@ func (v *Voice) Local(offer bool) (string, error) {
 // candidates; candidates waits for the gathering and returns them as a
 // candidates event's list, ended by an end-of-candidates entry.
 func (v *Voice) TrickleOffer() (sdp string, candidates func() []any, err error) {
-	sdp, gathered, err := v.setLocal(true)
+	sdp, gathered, err := v.setLocal(true, nil)
 	if err != nil {
 		return "", nil, err
 	}
@@ -234,13 +237,13 @@ func (v *Voice) TrickleOffer() (sdp string, candidates func() []any, err error) 
 	}, nil
 }
 
-// setLocal creates and sets our offer or answer; it returns its SDP as
-// created (no candidates) and the end of the gathering.
-func (v *Voice) setLocal(offer bool) (string, <-chan struct{}, error) {
+// setLocal creates (an offer with opts) and sets our offer or answer; it
+// returns its SDP as created (no candidates) and the end of the gathering.
+func (v *Voice) setLocal(offer bool, opts *webrtc.OfferOptions) (string, <-chan struct{}, error) {
 	var d webrtc.SessionDescription
 	var err error
 	if offer {
-		d, err = v.pc.CreateOffer(nil)
+		d, err = v.pc.CreateOffer(opts)
 	} else {
 		d, err = v.pc.CreateAnswer(nil)
 	}

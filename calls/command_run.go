@@ -1,9 +1,9 @@
 package calls
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -249,10 +249,10 @@ func (st *state) overrides() []Override {
 		out = append(out, Override{Room: string(call.Room), CallID: call.CallID, Application: call.Application,
 			Scope: call.Scope, Command: Command{Verb: VerbRecord, On: on}.String()})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		return fmt.Sprint(a.Room, "\x00", a.CallID, "\x00", a.Application, "\x00", a.Scope, "\x00", a.Command) <
-			fmt.Sprint(b.Room, "\x00", b.CallID, "\x00", b.Application, "\x00", b.Scope, "\x00", b.Command)
+	slices.SortFunc(out, func(a, b Override) int {
+		return cmp.Or(strings.Compare(a.Room, b.Room), strings.Compare(a.CallID, b.CallID),
+			strings.Compare(a.Application, b.Application), strings.Compare(a.Scope, b.Scope),
+			strings.Compare(a.Command, b.Command))
 	})
 	return out
 }

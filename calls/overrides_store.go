@@ -72,13 +72,14 @@ func (st *state) restore(stored []Override) error {
 	return nil
 }
 
-// saveOverrides saves st's overrides when they changed since the last
-// save; a failed save is logged and tried again after the next decision.
+// saveOverrides saves the overrides the last decision published when they
+// changed since the last save; a failed save is logged and tried again
+// after the next decision.
 func (s *Supervisor) saveOverrides(ctx context.Context, st *state) {
 	if s.cfg.Store == nil || st.storeBroken {
 		return
 	}
-	now := st.overrides()
+	now := s.Overrides()
 	if slices.Equal(now, st.saved) {
 		return
 	}
